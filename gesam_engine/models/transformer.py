@@ -1,0 +1,216 @@
+"""Stage 2: a decoder-only transformer that generates a frame sequence from a 2D map point.
+
+The point becomes a prefix token (Fourier features -> MLP) and is also added to every input
+token. Frames are grouped ``patch`` at a time into tokens, so a 1.5 s sound takes fewer
+autoregressive steps. Training uses teacher forcing; generation batches many points and
+keeps a key/value cache (``KVCache``) so each step costs one token, not the whole prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gesam_engine.config import check
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+    """Architecture of the map-conditioned transformer. ``n_frames``/``n_features`` come from the codec."""
+
+    n_frames: int = 259
+    n_features: int = 128
+    patch: int = 4
+    d_model: int = 192
+    n_heads: int = 4
+    n_layers: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    fourier_features: int = 16
+    fourier_scale: float = 4.0
+
+    def __post_init__(self) -> None:
+        check(self.n_frames >= 1, f"transformer.n_frames must be >= 1, got {self.n_frames}")
+        check(self.n_features >= 1, f"transformer.n_features must be >= 1, got {self.n_features}")
+        check(1 <= self.patch <= 16, f"transformer.patch must be in 1..16, got {self.patch}")
+        check(self.d_model % self.n_heads == 0, f"transformer.d_model ({self.d_model}) must divide by n_heads ({self.n_heads})")
+        check(1 <= self.n_layers <= 48, f"transformer.n_layers must be in 1..48, got {self.n_layers}")
+        check(1 <= self.ff_mult <= 8, f"transformer.ff_mult must be in 1..8, got {self.ff_mult}")
+        check(0.0 <= self.dropout < 1.0, f"transformer.dropout must be in [0, 1), got {self.dropout}")
+        check(1 <= self.fourier_features <= 256, f"transformer.fourier_features must be in 1..256, got {self.fourier_features}")
+        check(self.fourier_scale > 0, f"transformer.fourier_scale must be > 0, got {self.fourier_scale}")
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens per sound: frames grouped ``patch`` at a time (the last one zero-padded)."""
+        return math.ceil(self.n_frames / self.patch)
+
+
+@dataclasses.dataclass
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far: [L, B, H, N, hd] each."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+    length: int = 0
+
+
+class PointEmbedding(nn.Module):
+    """2D map point [B, 2] -> conditioning vector [B, d] through random Fourier features."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(1234)
+        freqs = torch.randn(2, config.fourier_features, generator=gen) * config.fourier_scale
+        self.register_buffer("freqs", freqs)
+        self.mlp = nn.Sequential(
+            nn.Linear(2 + 2 * config.fourier_features, config.d_model), nn.GELU(), nn.Linear(config.d_model, config.d_model)
+        )
+
+    def forward(self, point: torch.Tensor) -> torch.Tensor:
+        proj = 2 * math.pi * point @ self.freqs  # (B, F)
+        return self.mlp(torch.cat([point, proj.sin(), proj.cos()], dim=-1))  # (B, d)
+
+
+class SelfAttention(nn.Module):
+    """Causal multi-head self-attention that can also run one step against a KV cache."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+        self.dropout = config.dropout
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)  # (B, N, d) each
+        shape = (b, n, self.n_heads, d // self.n_heads)
+        return tuple(t.view(shape).transpose(1, 2) for t in (q, k, v))  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Full causal attention over x [B, N, d]."""
+        q, k, v = self._split(x)  # (B, H, N, hd)
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, H, N, hd)
+        return self.proj(y.transpose(1, 2).reshape(x.shape))
+
+    def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
+        """Attention for new token(s) x [B, n, d] at positions cache.length.. against the cache."""
+        q, k, v = self._split(x)  # (B, H, n, hd)
+        start, end = cache.length, cache.length + x.shape[1]
+        cache.keys[layer, :, :, start:end] = k
+        cache.values[layer, :, :, start:end] = v
+        keys, values = cache.keys[layer, :, :, :end], cache.values[layer, :, :, :end]
+        causal = x.shape[1] > 1
+        if causal:  # a multi-token step (the prefix) needs the causal mask offset by ``start``
+            mask = torch.ones(x.shape[1], end, dtype=torch.bool, device=x.device).tril(start)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        else:
+            y = F.scaled_dot_product_attention(q, keys, values)
+        return self.proj(y.transpose(1, 2).reshape(x.shape))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: attention then MLP, each with a residual."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        d = config.d_model
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = SelfAttention(config)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, config.ff_mult * d), nn.GELU(), nn.Linear(config.ff_mult * d, d))
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x)))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+    def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
+        x = x + self.attn.step(self.ln1(x), cache, layer)
+        return x + self.mlp(self.ln2(x))
+
+
+class MapTransformer(nn.Module):
+    """point [B, 2] (+ teacher frames [B, T, D]) -> frames [B, T, D]."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        token_dim = config.n_features * config.patch
+        self.cond = PointEmbedding(config)
+        self.inp = nn.Linear(token_dim, config.d_model)
+        self.pos = nn.Parameter(torch.randn(config.n_tokens, config.d_model) * 0.02)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.ln_f = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, token_dim)
+
+    def patchify(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames [B, T, D] -> tokens [B, N, D*patch] (zero-padded to N*patch frames)."""
+        cfg = self.config
+        pad = cfg.n_tokens * cfg.patch - frames.shape[1]
+        if pad:
+            frames = F.pad(frames, (0, 0, 0, pad))
+        return frames.reshape(frames.shape[0], cfg.n_tokens, cfg.patch * cfg.n_features)
+
+    def unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, N, D*patch] -> frames [B, T, D]."""
+        cfg = self.config
+        frames = tokens.reshape(tokens.shape[0], tokens.shape[1] * cfg.patch, cfg.n_features)
+        return frames[:, : cfg.n_frames]
+
+    def _inputs(self, cond: torch.Tensor, tokens: torch.Tensor, start: int) -> torch.Tensor:
+        """Embed tokens [B, n, D*patch] at positions start.. : cond token at 0, then previous tokens."""
+        x = self.inp(tokens) + cond[:, None]  # (B, n, d)
+        return x + self.pos[start : start + tokens.shape[1]]
+
+    def forward(self, point: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: predict frames [B, T, D] of the sound at point [B, 2] from its shifted frames."""
+        cond = self.cond(point)  # (B, d)
+        tokens = self.patchify(frames)  # (B, N, P)
+        shifted = F.pad(tokens[:, :-1], (0, 0, 1, 0))  # (B, N, P): zeros at position 0
+        x = self._inputs(cond, shifted, 0)
+        for block in self.blocks:
+            x = block(x)
+        return self.unpatchify(self.head(self.ln_f(x)))
+
+    def new_cache(self, batch: int, device: torch.device, dtype: torch.dtype) -> KVCache:
+        """An empty cache for ``batch`` sequences of the full length."""
+        cfg = self.config
+        shape = (cfg.n_layers, batch, cfg.n_heads, cfg.n_tokens, cfg.d_model // cfg.n_heads)
+        return KVCache(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+
+    def step(self, cond: torch.Tensor, token: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
+        """One generation step: last token [B, 1, P] -> next token prediction [B, 1, P]; cache advanced."""
+        x = self._inputs(cond, token, cache.length)
+        for i, block in enumerate(self.blocks):
+            x = block.step(x, cache, i)
+        cache.length += token.shape[1]
+        return self.head(self.ln_f(x)), cache
+
+    @torch.inference_mode()
+    def generate(self, point: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
+        """Frames [B, T, D] for points [B, 2], autoregressively. ``use_cache=False`` recomputes the
+        whole prefix every step (GESAM's reference loop); both give the same frames."""
+        cfg = self.config
+        b = point.shape[0]
+        cond = self.cond(point)  # (B, d)
+        token_dim = cfg.patch * cfg.n_features
+        tokens = torch.zeros(b, cfg.n_tokens + 1, token_dim, device=point.device, dtype=cond.dtype)
+        cache = self.new_cache(b, point.device, cond.dtype) if use_cache else None
+        for t in range(cfg.n_tokens):
+            if cache is not None:
+                pred, cache = self.step(cond, tokens[:, t : t + 1], cache)  # (B, 1, P)
+                nxt = pred[:, 0]
+            else:
+                x = self._inputs(cond, tokens[:, : t + 1], 0)
+                for block in self.blocks:
+                    x = block(x)
+                nxt = self.head(self.ln_f(x[:, -1]))
+            tokens[:, t + 1] = nxt.clamp_min(0.0)
+        return self.unpatchify(tokens[:, 1:])
