@@ -1,0 +1,148 @@
+"""The assembled model: codec + map VAE + map-conditioned transformer + map extent + classes.
+
+This is what ``gesam render``, the engine and the bake load. It turns normalised map points
+into frames (transformer, batched, KV cache) and frames into audio (codec).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from gesam_engine import checkpoint
+from gesam_engine.codec import Codec, make_codec
+from gesam_engine.config import from_dict, to_dict
+from gesam_engine.coordinates import MapExtent
+from gesam_engine.errors import CheckpointError, ConfigError, GesamError
+from gesam_engine.models import MapTransformer, MapVAE, TransformerConfig, VAEConfig
+
+
+@dataclasses.dataclass
+class GesamModel:
+    """Everything needed to turn a map point into a sound. Build with ``load`` or the trainer."""
+
+    codec: Codec
+    vae: MapVAE
+    transformer: MapTransformer
+    extent: MapExtent
+    n_samples: int
+    classes: list[dict[str, str]]
+    card: dict[str, Any]
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the audio this model renders."""
+        return self.codec.sample_rate
+
+    def to(self, device: str | torch.device) -> "GesamModel":
+        """Move both networks to ``device`` (e.g. ``cuda``) and remember it."""
+        self.device = torch.device(device)
+        self.vae.to(self.device)
+        self.transformer.to(self.device)
+        return self
+
+    @torch.inference_mode()
+    def generate_frames(self, xy: np.ndarray, use_cache: bool = True) -> torch.Tensor:
+        """Normalised points [B, 2] -> frames [B, T, D] on ``device`` (transformer, batched)."""
+        z = torch.from_numpy(self.extent.to_latent(np.atleast_2d(xy))).to(self.device)
+        return self.transformer.generate(z, use_cache=use_cache)
+
+    @torch.inference_mode()
+    def decode(self, frames: torch.Tensor, iters: int | None = None) -> np.ndarray:
+        """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``."""
+        waves = self.codec.decode_batch(frames, self.n_samples, iters=iters)  # type: ignore[call-arg]
+        return waves.float().cpu().numpy()
+
+    def render(self, xy: np.ndarray, iters: int | None = None) -> np.ndarray:
+        """Normalised points [B, 2] -> waves [B, L] float32: the sounds at those map points."""
+        return self.decode(self.generate_frames(xy), iters=iters)
+
+    @torch.inference_mode()
+    def encode_points(self, frames: np.ndarray) -> np.ndarray:
+        """Frames [N, T, D] -> their VAE map points in normalised coordinates [N, 2]."""
+        mu, _ = self.vae.encode(torch.from_numpy(np.asarray(frames, np.float32)).to(self.device))
+        return self.extent.to_normalised(mu.cpu().numpy())
+
+    def class_names(self) -> list[str]:
+        """Names of the training classes, in label order."""
+        return [c["name"] for c in self.classes]
+
+    def save(self, directory: Path, extra_files: Mapping[str, bytes] | None = None, force: bool = False) -> Path:
+        """Write the model directory (model.json + vae/transformer safetensors)."""
+        card = dict(self.card)
+        card.update(
+            codec=self.codec.to_config(),
+            audio={"sample_rate": self.sample_rate, "n_samples": self.n_samples,
+                   "duration_s": self.n_samples / self.sample_rate},
+            vae=to_dict(self.vae.config),
+            transformer=to_dict(self.transformer.config),
+            classes=self.classes,
+            map={**card.get("map", {}), "extent": self.extent.to_dict()},
+        )
+        card.pop("files", None)
+        weights = {"vae.safetensors": self.vae.state_dict(), "transformer.safetensors": self.transformer.state_dict()}
+        return checkpoint.write_model_dir(Path(directory), card, weights, extra_files=extra_files, force=force)
+
+    @classmethod
+    def load(cls, directory: Path | str, device: str | torch.device = "cpu") -> "GesamModel":
+        """Load and verify a model directory; any problem is a CheckpointError naming the file."""
+        directory = Path(directory)
+        card = checkpoint.read_card(directory)
+        where = directory / checkpoint.CARD
+        try:
+            codec = make_codec(card["codec"])
+            vae_cfg = from_dict(VAEConfig, card["vae"], "vae")
+            tf_cfg = from_dict(TransformerConfig, card["transformer"], "transformer")
+            extent = MapExtent.from_dict(card["map"]["extent"])
+            n_samples = int(card["audio"]["n_samples"])
+            classes = [{"name": str(c["name"]), "color": str(c["color"])} for c in card.get("classes", [])]
+        except KeyError as exc:
+            raise CheckpointError(f"{where} lacks the entry {exc}; the card is incomplete") from None
+        except (GesamError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where} has invalid settings: {exc}") from None
+        if (vae_cfg.n_features, tf_cfg.n_features) != (codec.n_features, codec.n_features):
+            raise CheckpointError(f"{where}: vae/transformer n_features do not match the codec's {codec.n_features}")
+        if tf_cfg.n_frames != codec.n_frames(n_samples) or vae_cfg.n_frames != tf_cfg.n_frames:
+            raise CheckpointError(f"{where}: n_frames do not match the codec and audio length")
+        vae, transformer = MapVAE(vae_cfg), MapTransformer(tf_cfg)
+        for module, name in ((vae, "vae.safetensors"), (transformer, "transformer.safetensors")):
+            checkpoint.load_state(module, checkpoint.read_weights(directory, card, name), directory / name)
+            module.eval()
+        model = cls(codec, vae, transformer, extent, n_samples, classes, card)
+        return model.to(device)
+
+    def summary(self) -> str:
+        """A readable model card for ``gesam info``."""
+        c = self.card
+        lines = [
+            f"gesam model (format {c.get('format_version')}, gesam {c.get('gesam_version', '?')}, created {c.get('created', '?')})",
+            f"  audio       {self.sample_rate} Hz, {self.n_samples / self.sample_rate:.2f} s",
+            f"  codec       {json.dumps(self.codec.to_config())}",
+            f"  vae         {sum(p.numel() for p in self.vae.parameters()):,} parameters  {json.dumps(to_dict(self.vae.config))}",
+            f"  transformer {sum(p.numel() for p in self.transformer.parameters()):,} parameters  {json.dumps(to_dict(self.transformer.config))}",
+            f"  map extent  {json.dumps(self.extent.to_dict())}",
+            "  classes     " + (", ".join(f"{k['name']} {k['color']}" for k in self.classes) or "(none)"),
+        ]
+        for section in ("training", "evaluation"):
+            if c.get(section):
+                lines.append(f"  {section:<11} {json.dumps(c[section])}")
+        return "\n".join(lines)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; anything else must be a device torch knows."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but CUDA is not available here; use auto or cpu")
+    return device
