@@ -1,0 +1,100 @@
+"""``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> model directory."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from gesam_engine import __version__
+from gesam_engine.coordinates import MapExtent
+from gesam_engine.data import Corpus, build_corpus
+from gesam_engine.gesam_model import GesamModel, resolve_device
+from gesam_engine.training.settings import TrainSettings
+from gesam_engine.training.transformer_trainer import train_transformer
+from gesam_engine.training.vae_trainer import encode_all, train_vae
+
+UNLABELLED_COLOR = "#9e9e9e"
+
+
+def default_cache_dir() -> Path:
+    """``$GESAM_CACHE`` or ``$XDG_CACHE_HOME/gesam`` (``~/.cache/gesam``): decoded features live here."""
+    if os.environ.get("GESAM_CACHE"):
+        return Path(os.environ["GESAM_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gesam"
+
+
+def _classes(corpus: Corpus, settings: TrainSettings) -> list[dict[str, str]]:
+    colors = settings.labels.colors
+    return [{"name": n, "color": colors.get(n, UNLABELLED_COLOR)} for n in corpus.class_names]
+
+
+def _points_file(corpus: Corpus, points: np.ndarray) -> bytes:
+    labels = corpus.label_ids()
+    doc = {
+        "points": np.round(points, 6).tolist(),
+        "labels": [corpus.class_names[i] for i in labels],
+        "files": [f"{Path(it.root).name}/{os.path.relpath(it.path, it.root)}" for it in corpus.items],
+    }
+    return json.dumps(doc).encode()
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def train_model(
+    roots: Sequence[Path],
+    settings: TrainSettings,
+    output: Path,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> tuple[GesamModel, dict[str, Any]]:
+    """Train both stages on the audio under ``roots`` and write the model directory ``output``."""
+    started = time.perf_counter()
+    train = settings.train
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    device = resolve_device(train.device)
+    codec = settings.make_codec()
+    corpus = build_corpus(roots, codec, settings.preprocess, settings.labels, cache_dir, progress=progress)
+    frames = torch.from_numpy(corpus.frames)
+    vae, vae_hist = train_vae(frames, settings.vae, train, device, progress)
+    latent = encode_all(vae, frames, device)  # (N, 2)
+    transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress)
+    extent = MapExtent.around(latent.numpy())
+    n_samples = round(settings.preprocess.duration_s * settings.preprocess.sample_rate)
+    training = {
+        "corpus": corpus.summary(),
+        "vae": vae_hist,
+        "transformer": tf_hist,
+        "device": str(device),
+        "hardware": _hardware(device),
+        "torch": torch.__version__,
+        "seconds": round(time.perf_counter() - started, 2),
+        "seed": train.seed,
+    }
+    card = {
+        "gesam_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings.to_dict(),
+        "training": training,
+        "evaluation": {},
+        "map": {"points_file": "map/points.json"},
+    }
+    model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card)
+    points = extent.to_normalised(latent.numpy())
+    model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force)
+    report = {"output": str(output), "skipped": corpus.skipped, **training}
+    return model, report

@@ -1,0 +1,124 @@
+"""Everything ``gesam train`` can be told, as one TOML file with a section per part.
+
+Sections: [preprocess], [labels], [codec], [vae], [transformer], [train]. Unknown sections
+and keys are refused. Frame counts and feature sizes are derived from the codec and the
+sample length, never set by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+from gesam_engine.codec import Codec, make_codec
+from gesam_engine.config import check, from_dict, read_toml, to_dict
+from gesam_engine.data.labels import LabelConfig, load_label_config
+from gesam_engine.data.preprocess import PreprocessConfig
+from gesam_engine.errors import ConfigError
+from gesam_engine.models import TransformerConfig, VAEConfig
+
+SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "train")
+DERIVED = ("n_frames", "n_features")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for both stages; GESAM's regulariser weights live here too."""
+
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    batch_size: int = 32
+    vae_epochs: int = 200
+    vae_lr: float = 1e-3
+    kl_weight: float = 1e-3
+    spatial_weight: float = 1.0
+    repulsion_weight: float = 0.3
+    repulsion_sigma: float = 0.1
+    warmup_epochs: int = 50
+    transformer_epochs: int = 200
+    transformer_lr: float = 5e-4
+    weight_decay: float = 0.01
+    input_noise: float = 0.03
+    cond_noise: float = 0.01
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {self.threads}")
+        check(1 <= self.batch_size <= 4096, f"train.batch_size must be in 1..4096, got {self.batch_size}")
+        check(self.vae_epochs >= 1 and self.transformer_epochs >= 1, "train.vae_epochs and transformer_epochs must be >= 1")
+        check(0 < self.vae_lr < 1 and 0 < self.transformer_lr < 1, "train learning rates must be in (0, 1)")
+        for name in ("kl_weight", "spatial_weight", "repulsion_weight", "weight_decay", "input_noise", "cond_noise", "grad_clip"):
+            check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
+        check(self.repulsion_sigma > 0, f"train.repulsion_sigma must be > 0, got {self.repulsion_sigma}")
+        check(self.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, got {self.warmup_epochs}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """The resolved configuration of a training run; written into model.json."""
+
+    preprocess: PreprocessConfig
+    labels: LabelConfig
+    codec: dict[str, Any]
+    vae: VAEConfig
+    transformer: TransformerConfig
+    train: TrainConfig
+
+    def make_codec(self) -> Codec:
+        """The codec these settings describe."""
+        return make_codec(self.codec)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, every section resolved."""
+        return {
+            "preprocess": to_dict(self.preprocess),
+            "labels": to_dict(self.labels),
+            "codec": dict(self.codec),
+            "vae": to_dict(self.vae),
+            "transformer": to_dict(self.transformer),
+            "train": to_dict(self.train),
+        }
+
+
+def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int, n_features: int) -> Any:
+    data = dict(data or {})
+    given = sorted(set(data) & set(DERIVED))
+    if given:
+        raise ConfigError(f"[{section}] must not set {given}: they follow from the codec and preprocess.duration_s")
+    data.update(n_frames=n_frames, n_features=n_features)
+    return from_dict(cls, data, section)
+
+
+def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:
+    """Resolve a settings mapping (as read from TOML); unknown sections/keys raise ConfigError."""
+    data = dict(data or {})
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s) {unknown}; valid sections are {list(SECTIONS)}")
+    preprocess = from_dict(PreprocessConfig, data.get("preprocess"), "preprocess")
+    codec_cfg = {"sample_rate": preprocess.sample_rate, **dict(data.get("codec") or {})}
+    codec = make_codec(codec_cfg)
+    if codec.sample_rate != preprocess.sample_rate:
+        raise ConfigError(
+            f"codec.sample_rate ({codec.sample_rate}) differs from preprocess.sample_rate ({preprocess.sample_rate})"
+        )
+    n_samples = round(preprocess.duration_s * preprocess.sample_rate)
+    n_frames, n_features = codec.n_frames(n_samples), codec.n_features
+    return TrainSettings(
+        preprocess=preprocess,
+        labels=load_label_config(data.get("labels")),
+        codec=codec.to_config(),
+        vae=_arch(VAEConfig, data.get("vae"), "vae", n_frames, n_features),
+        transformer=_arch(TransformerConfig, data.get("transformer"), "transformer", n_frames, n_features),
+        train=from_dict(TrainConfig, data.get("train"), "train"),
+    )
+
+
+def load_settings(path: Path | None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> TrainSettings:
+    """Read a TOML settings file (or the defaults) and apply per-section ``overrides`` from the CLI."""
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
+    for section, values in (overrides or {}).items():
+        data[section] = {**dict(data.get(section) or {}), **values}
+    return settings_from_dict(data)

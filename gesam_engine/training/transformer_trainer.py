@@ -1,0 +1,43 @@
+"""Stage 2 training: teacher-forced next-token regression of frames given the map point.
+
+Small noise on the teacher inputs makes generation robust to its own errors; small noise on
+the condition makes the space between training points sound like its neighbours.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gesam_engine.models import MapTransformer, TransformerConfig
+from gesam_engine.training.loop import run_epochs
+from gesam_engine.training.settings import TrainConfig
+
+
+def train_transformer(
+    frames: torch.Tensor,
+    points: torch.Tensor,
+    config: TransformerConfig,
+    train: TrainConfig,
+    device: torch.device,
+    progress: bool = True,
+) -> tuple[MapTransformer, dict[str, object]]:
+    """Train on frames [N, T, D] conditioned on their latent map points [N, 2]."""
+    torch.manual_seed(train.seed + 1)
+    model = MapTransformer(config).to(device)
+    data, cond = frames.to(device), points.to(device)
+
+    def step(idx: torch.Tensor, epoch: float) -> tuple[torch.Tensor, dict[str, float]]:
+        x, z = data[idx], cond[idx]  # (B, T, D), (B, 2)
+        noisy_x = x + train.input_noise * torch.randn_like(x)
+        noisy_z = z + train.cond_noise * torch.randn_like(z)
+        pred = model(noisy_z, noisy_x)  # (B, T, D)
+        loss = F.mse_loss(pred, x)
+        return loss, {"loss": loss.item(), "l1": (pred - x).abs().mean().item()}
+
+    history = run_epochs(
+        model, data.shape[0], step, epochs=train.transformer_epochs, batch_size=train.batch_size,
+        lr=train.transformer_lr, weight_decay=train.weight_decay, grad_clip=train.grad_clip,
+        seed=train.seed + 1, device=device, desc="stage 2 transformer", progress=progress,
+    )
+    return model, history
