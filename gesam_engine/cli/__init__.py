@@ -1,0 +1,1 @@
+"""The ``gesam`` command line."""

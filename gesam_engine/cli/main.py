@@ -1,0 +1,56 @@
+"""The ``gesam`` command: one entry point, a subcommand per job, torch imported only when needed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from gesam_engine import __version__
+from gesam_engine.cli import info_cmd, render_cmd, synth_cmd, train_cmd
+
+# (name, help, add_parser, run) for each subcommand, in the order --help lists them.
+COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
+    ("train", "train a model (VAE map + transformer) on sample folders", train_cmd.add_train_parser, train_cmd.run_train),
+    ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
+    ("info", "print a model's card", info_cmd.add_info_parser, info_cmd.run_info),
+    ("synth-kit", "write a procedural drum kit (for demos and tests)", synth_cmd.add_synth_parser, synth_cmd.run_synth),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (cheap: no torch import)."""
+    parser = argparse.ArgumentParser(
+        prog="gesam",
+        description="gesam: a playable 2D map of drum sounds (GESAM: VAE map + map-conditioned transformer).",
+    )
+    parser.add_argument("--version", action="version", version=f"gesam {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text, add, run in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; gesam errors print one clear line and exit 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    from gesam_engine.errors import GesamError
+
+    try:
+        return int(args.run(args))
+    except GesamError as exc:
+        print(f"gesam {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gesam {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
