@@ -1,0 +1,43 @@
+# gesam: two commands matter. `make run` is the main job, `make test` runs the tests.
+# Both create .venv and install what they need into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+GESAM  := $(VENV)/bin/gesam
+# torch 2.13.0 is the CPU build; a bare "torch" would pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+DEMO   ?= build/demo
+
+.PHONY: run test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# Main job: the CLI, then a render from a model (a quick demo model trained on a
+# procedural kit when there is none yet).
+run: $(VENV)/.installed
+	$(GESAM) --help
+	@test -f $(DEMO)/model/model.json || { \
+	  $(GESAM) synth-kit $(DEMO)/kit --per-class 12 && \
+	  $(GESAM) train --data $(DEMO)/kit -o $(DEMO)/model --epochs 60 --cache $(DEMO)/cache --force; }
+	$(GESAM) info --model $(DEMO)/model
+	$(GESAM) render --model $(DEMO)/model --xy 0.3 0.7 -o $(DEMO)/render.wav --force
+
+# Every test, slow and end-to-end ones included (what CI runs).
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# The fast subset for working on the code.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
+
+clean:
+	rm -rf $(VENV) build
