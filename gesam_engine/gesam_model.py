@@ -21,6 +21,8 @@ from gesam_engine.coordinates import MapExtent
 from gesam_engine.errors import CheckpointError, ConfigError, GesamError
 from gesam_engine.models import MapTransformer, MapVAE, TransformerConfig, VAEConfig
 
+PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: generated sounds never clip
+
 
 @dataclasses.dataclass
 class GesamModel:
@@ -55,8 +57,10 @@ class GesamModel:
 
     @torch.inference_mode()
     def decode(self, frames: torch.Tensor, iters: int | None = None) -> np.ndarray:
-        """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``."""
+        """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``, peaks at most -1 dBFS."""
         waves = self.codec.decode_batch(frames, self.n_samples, iters=iters)  # type: ignore[call-arg]
+        peak = waves.abs().amax(dim=-1, keepdim=True)  # (B, 1)
+        waves = waves * (PEAK_CEILING / peak.clamp_min(PEAK_CEILING))  # only ever turns down
         return waves.float().cpu().numpy()
 
     def render(self, xy: np.ndarray, iters: int | None = None) -> np.ndarray:
@@ -129,9 +133,18 @@ class GesamModel:
             f"  map extent  {json.dumps(self.extent.to_dict())}",
             "  classes     " + (", ".join(f"{k['name']} {k['color']}" for k in self.classes) or "(none)"),
         ]
-        for section in ("training", "evaluation"):
-            if c.get(section):
-                lines.append(f"  {section:<11} {json.dumps(c[section])}")
+        t = c.get("training") or {}
+        if t:
+            corpus = t.get("corpus", {})
+            counts = ", ".join(f"{k} {v}" for k, v in corpus.get("class_counts", {}).items())
+            lines.append(f"  trained on  {corpus.get('n_files', '?')} files ({counts}), {corpus.get('n_skipped', 0)} skipped")
+            for stage in ("vae", "transformer"):
+                h = t.get(stage) or {}
+                if h:
+                    lines.append(f"  {stage:<11} {h.get('epochs')} epochs, {h.get('seconds_per_epoch')} s/epoch, final {json.dumps(h.get('final'))}")
+            lines.append(f"  hardware    {t.get('hardware', '?')}, {t.get('seconds', '?')} s in all, seed {t.get('seed', '?')}")
+        if c.get("evaluation"):
+            lines.append(f"  evaluation  {json.dumps(c['evaluation'])}")
         return "\n".join(lines)
 
 
