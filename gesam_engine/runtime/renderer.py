@@ -1,0 +1,320 @@
+"""The render thread: commands -> voices -> effects -> output gain -> ring buffer.
+
+One code path for live playing and for offline bouncing: ``render_block`` drains the command
+queue, renders the voices into a preallocated mix, runs the effects chain, applies the output
+gain and returns the block. Live, a daemon thread calls it whenever the ring holds less than
+``lookahead_blocks`` blocks; offline, ``render_offline`` calls it directly.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from typing import Callable, NamedTuple, Protocol
+
+import numpy as np
+
+from gesam_engine.runtime.commands import PlaySound, RenderCommand, SetEffectParam, SetGain, StopAll
+from gesam_engine.runtime.ring_buffer import AudioRing
+from gesam_engine.runtime.voices import VoicePool
+
+QUEUE_SIZE = 1024
+MAX_GAIN = 4.0
+
+
+class Effects(Protocol):
+    """What the renderer needs from an effects chain; both methods are called on the render thread."""
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Process float32 [n, channels]; return float32 [n, channels] (may be the same array)."""
+        ...
+
+    def apply(self, cmd: SetEffectParam) -> None:
+        """Set one parameter between two blocks."""
+        ...
+
+
+class TriggerRecord(NamedTuple):
+    """When a trigger reached the engine and which rendered block its first sample is in."""
+
+    trigger_id: int
+    arrival: float  # time.perf_counter() seconds, from PlaySound.arrival
+    block_index: int  # the sound's first sample is this block's first frame
+
+
+class Renderer:
+    """Renders blocks of float32 [block_size, channels] from queued commands.
+
+    ``submit`` may be called from any thread; ``render_block`` and ``render_offline`` from one
+    thread at a time and never while the live thread runs; ``start``/``stop`` from the thread
+    that owns the renderer; ``trigger_records`` and the counters from a metrics thread.
+    """
+
+    def __init__(
+        self,
+        voices: VoicePool,
+        channels: int,
+        block_size: int,
+        ring: AudioRing | None,
+        effects: Effects | None = None,
+        lookahead_blocks: int = 1,
+        max_records: int = 4096,
+        next_callback: Callable[[], float | None] | None = None,
+        margin_s: float = 0.001,
+    ) -> None:
+        if channels != voices.channels:
+            raise ValueError(f"channels ({channels}) must match the voice pool's ({voices.channels})")
+        if not 1 <= block_size <= voices.max_block:
+            raise ValueError(f"block_size must be in 1..{voices.max_block} (the pool's max_block), got {block_size}")
+        if lookahead_blocks < 1:
+            raise ValueError(f"lookahead_blocks must be >= 1, got {lookahead_blocks}")
+        if ring is not None and (ring.channels != channels or ring.capacity < lookahead_blocks * block_size):
+            raise ValueError(
+                f"ring must have {channels} channels and hold >= {lookahead_blocks * block_size} frames "
+                f"(lookahead_blocks * block_size), got {ring.channels} channels, {ring.capacity} frames"
+            )
+        if max_records < 1:
+            raise ValueError(f"max_records must be >= 1, got {max_records}")
+        self.voices = voices
+        self.channels = channels
+        self.block_size = block_size
+        self.sample_rate = voices.sample_rate
+        self.ring = ring
+        self.effects = effects
+        self.lookahead_blocks = lookahead_blocks
+        # Late rendering: ``next_callback()`` predicts (perf_counter s) when the consumer next takes
+        # a block; the live thread then renders each block ``margin_s`` before it is taken, so a
+        # trigger waits at most one block plus the margin. None = render as soon as there is room.
+        self.next_callback = next_callback
+        self.margin_s = margin_s
+        self.block_index = 0  # index of the next block render_block produces
+        self.ring_origin: tuple[int, int] | None = None  # (block_index, ring frame) at start()
+        self.last_error: BaseException | None = None
+
+        self._queue: queue.Queue[RenderCommand] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._mix = np.zeros((block_size, channels), dtype=np.float32)
+        self._block = np.zeros((block_size, channels), dtype=np.float32)
+        self._unit_ramp = (np.arange(1, block_size + 1, dtype=np.float64) / block_size).astype(np.float32)
+        self._gain_ramp = np.empty((block_size, 1), dtype=np.float32)
+        self._gain = 1.0
+        self._target_gain = 1.0
+
+        self._rec_id = np.zeros(max_records, dtype=np.int64)
+        self._rec_arrival = np.zeros(max_records, dtype=np.float64)
+        self._rec_block = np.zeros(max_records, dtype=np.int64)
+        self._rec_written = 0  # assigned by the render thread only, after the entry is complete
+        self._rec_read = 0  # assigned by the metrics thread only
+        self._rec_lost = 0
+
+        self._dropped = 0
+        self._drop_lock = threading.Lock()  # submit() runs on several threads; never the callback
+        self._counters = np.zeros(2, dtype=np.int64)  # rejected commands, effect errors
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._thread_error: BaseException | None = None
+
+    # ---- any thread ----------------------------------------------------------------------
+    def submit(self, cmd: RenderCommand) -> bool:
+        """Queue a command without blocking; False (and one more ``dropped``) if the queue is full."""
+        try:
+            self._queue.put_nowait(cmd)
+            return True
+        except queue.Full:
+            with self._drop_lock:
+                self._dropped += 1
+            return False
+
+    @property
+    def dropped(self) -> int:
+        """Commands refused by ``submit`` because the queue was full."""
+        return self._dropped
+
+    @property
+    def rejected(self) -> int:
+        """Commands the render thread could not apply (bad values, no effects, unknown effect)."""
+        return int(self._counters[0])
+
+    @property
+    def effect_errors(self) -> int:
+        """Blocks whose effects chain raised or returned a wrong shape (played dry instead)."""
+        return int(self._counters[1])
+
+    @property
+    def gain(self) -> float:
+        """The output gain reached at the end of the last rendered block."""
+        return self._gain
+
+    @property
+    def running(self) -> bool:
+        """Whether the live render thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- render thread -------------------------------------------------------------------
+    def render_block(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Apply queued commands, render one block and return it: float32 [block_size, channels].
+
+        The returned array is a preallocated buffer overwritten by the next call (or ``out``
+        when given). A PlaySound queued before this call starts at this block's first frame.
+        Render thread only.
+        """
+        while True:
+            try:
+                cmd = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._apply(cmd)
+
+        self.voices.render(self._mix)
+        block = self._block
+        processed = self._mix
+        if self.effects is not None:
+            try:
+                processed = self.effects.process(self._mix)
+                if processed.shape != self._mix.shape:
+                    raise ValueError(f"effects returned shape {processed.shape}, expected {self._mix.shape}")
+            except Exception as exc:  # a broken effect must not stop the audio: play dry, count it
+                self._counters[1] += 1
+                self.last_error = exc
+                processed = self._mix
+        np.copyto(block, processed, casting="same_kind")
+
+        g0, g1 = self._gain, self._target_gain
+        if g0 == g1:
+            if g0 != 1.0:
+                np.multiply(block, np.float32(g0), out=block)
+        else:  # linear ramp reaching the new gain on the block's last sample
+            ramp = self._gain_ramp[:, 0]
+            np.multiply(self._unit_ramp, np.float32(g1 - g0), out=ramp)
+            np.add(ramp, np.float32(g0), out=ramp)
+            np.multiply(block, self._gain_ramp, out=block)
+            self._gain = g1
+        self.block_index += 1
+        if out is not None:
+            np.copyto(out, block)
+            return out
+        return block
+
+    def _apply(self, cmd: RenderCommand) -> None:
+        """Apply one command between two blocks; count (never raise) the ones that cannot be applied."""
+        try:
+            if isinstance(cmd, PlaySound):
+                self.voices.start(cmd)
+                i = self._rec_written
+                slot = i % self._rec_id.shape[0]
+                self._rec_id[slot] = cmd.trigger_id
+                self._rec_arrival[slot] = cmd.arrival
+                self._rec_block[slot] = self.block_index
+                self._rec_written = i + 1  # publish after the entry is complete
+            elif isinstance(cmd, StopAll):
+                self.voices.stop_all()
+            elif isinstance(cmd, SetGain):
+                gain = float(cmd.gain)
+                if not (math.isfinite(gain) and 0.0 <= gain <= MAX_GAIN):
+                    raise ValueError(f"gain must be in 0..{MAX_GAIN}, got {cmd.gain}")
+                self._target_gain = gain
+            elif isinstance(cmd, SetEffectParam):
+                if self.effects is None:
+                    raise ValueError(f"no effects chain to set {cmd.effect}.{cmd.param} on")
+                self.effects.apply(cmd)
+            else:
+                raise TypeError(f"not a render command: {type(cmd).__name__}")
+        except Exception as exc:
+            self._counters[0] += 1
+            self.last_error = exc
+
+    def render_offline(self, n_blocks: int) -> np.ndarray:
+        """Render ``n_blocks`` blocks now (for bouncing and tests): float32 [n_blocks*block_size, channels].
+
+        Same code path as live. Not while the live thread runs (raises RuntimeError).
+        """
+        if self.running:
+            raise RuntimeError("render_offline cannot run while the live render thread is running; stop() it first")
+        bs = self.block_size
+        audio = np.empty((n_blocks * bs, self.channels), dtype=np.float32)
+        for b in range(n_blocks):
+            self.render_block(out=audio[b * bs : (b + 1) * bs])
+        return audio
+
+    # ---- live thread ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the daemon render thread that keeps ``ring`` filled to ``lookahead_blocks`` blocks.
+
+        Records ``ring_origin`` = (block_index, ring.written): block b's first frame is ring frame
+        ``ring_origin[1] + (b - ring_origin[0]) * block_size``. Owner thread.
+        """
+        if self.ring is None:
+            raise RuntimeError("the live render thread needs a ring buffer; this Renderer has ring=None")
+        if self.running:
+            raise RuntimeError("the render thread is already running")
+        self._stop.clear()
+        self._thread_error = None
+        self.ring_origin = (self.block_index, self.ring.written)
+        self._thread = threading.Thread(target=self._run, name="gesam-render", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop and join the render thread; re-raises (as RuntimeError) an error that ended it. Owner thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"the render thread did not stop within {timeout} s")
+        self._thread = None
+        if self._thread_error is not None:
+            raise RuntimeError(f"the render thread failed: {self._thread_error!r}") from self._thread_error
+
+    def _run(self) -> None:
+        ring = self.ring
+        assert ring is not None
+        bs = self.block_size
+        target = self.lookahead_blocks * bs
+        nap = bs / self.sample_rate / 4.0
+        period = bs / self.sample_rate
+        try:
+            while not self._stop.is_set():
+                available = ring.available()
+                if ring.free() >= bs and available < target:
+                    due = self.next_callback() if self.next_callback is not None else None
+                    if due is not None:  # the block rendered now is taken after the ones waiting
+                        wake = due + (available // bs) * period - self.margin_s
+                        wait = wake - time.perf_counter()
+                        if wait > 0:
+                            time.sleep(min(wait, nap))
+                            continue
+                    ring.write(self.render_block())
+                else:
+                    time.sleep(nap)
+        except Exception as exc:  # reported by stop(); the callback then counts underruns
+            self._thread_error = exc
+            self.last_error = exc
+
+    # ---- metrics thread ------------------------------------------------------------------
+    @property
+    def records_lost(self) -> int:
+        """Trigger records overwritten before ``trigger_records`` read them."""
+        return self._rec_lost
+
+    def trigger_records(self) -> list[TriggerRecord]:
+        """Trigger records written since the last call, oldest first. One metrics thread only.
+
+        Lock-free: reads only entries the render thread has completed, and drops any that it may
+        have overwritten while they were copied (counted in ``records_lost``); when the record ring
+        is full its oldest entry counts as overwritten, as the render thread may be rewriting it.
+        """
+        cap = self._rec_id.shape[0]
+        written = self._rec_written
+        first = max(self._rec_read, written - cap)
+        idx = np.arange(first, written) % cap
+        ids, arrivals, blocks = self._rec_id[idx], self._rec_arrival[idx], self._rec_block[idx]
+        safe_from = max(first, self._rec_written - cap + 1)  # the slot being written now is unsafe
+        skip = min(safe_from - first, written - first)
+        self._rec_lost += (first - self._rec_read) + skip
+        self._rec_read = written
+        return [
+            TriggerRecord(int(i), float(a), int(b))
+            for i, a, b in zip(ids[skip:], arrivals[skip:], blocks[skip:])
+        ]

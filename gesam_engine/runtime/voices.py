@@ -1,0 +1,329 @@
+"""Polyphonic sample voices: velocity, pitch by resampling, equal-power pan, choke groups, stealing.
+
+Every voice's output is a function of absolute sample time only: the voice remembers the
+absolute frame it started at (and the frame its release started at), and each output sample
+``t`` reads the sound at ``pos0 + rate * (t - start)`` with the fade-in and release gains
+computed from the same integers. So rendering in blocks of 64 or 512 frames gives the same
+samples, as long as commands arrive at the same absolute frames.
+
+All state lives in arrays allocated in ``__init__``; ``render`` uses preallocated scratch with
+``out=`` arguments and loops in Python over active voices only, never over samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from gesam_engine.config import check
+from gesam_engine.runtime.commands import PlaySound
+
+FREE, PLAYING, RELEASING = 0, 1, 2
+_NEVER = np.iinfo(np.int64).max  # release end of a voice that is not releasing
+
+
+@dataclasses.dataclass(frozen=True)
+class VoiceConfig:
+    """Voice settings (the ``[voices]`` section). ``PlaySound.gain`` is read as velocity 0..1.
+
+    voices: how many voices may play at once (1..256); one more steals the oldest.
+    velocity_curve: linear gain = velocity ** velocity_curve (0..8; 0 ignores velocity).
+    fade_in_ms: linear fade at each voice's start against clicks (0..50 ms; 0 = none).
+    release_ms: linear fade-out for choke, steal and panic (0..1000 ms; 0 = hard cut).
+    """
+
+    voices: int = 32
+    velocity_curve: float = 2.0
+    fade_in_ms: float = 0.5
+    release_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        check(1 <= self.voices <= 256, f"voices.voices must be in 1..256, got {self.voices}")
+        check(
+            math.isfinite(self.velocity_curve) and 0.0 <= self.velocity_curve <= 8.0,
+            f"voices.velocity_curve must be in 0..8 (gain = velocity**curve), got {self.velocity_curve}",
+        )
+        check(
+            math.isfinite(self.fade_in_ms) and 0.0 <= self.fade_in_ms <= 50.0,
+            f"voices.fade_in_ms must be in 0..50, got {self.fade_in_ms}",
+        )
+        check(
+            math.isfinite(self.release_ms) and 0.0 <= self.release_ms <= 1000.0,
+            f"voices.release_ms must be in 0..1000, got {self.release_ms}",
+        )
+
+
+def release_slots(voices: int) -> int:
+    """Extra internal slots where stolen and choked voices finish their release fades."""
+    return max(4, voices // 4)
+
+
+def _count_positions(pos0: float, rate: float, limit: float, inclusive: bool) -> int:
+    """Number of k >= 0 with ``pos0 + rate*k < limit`` (``<=`` if inclusive), rate > 0.
+
+    Evaluates the same float64 expression as ``render`` so the two agree to the sample.
+    """
+
+    def inside(k: int) -> bool:
+        p = pos0 + rate * float(k)
+        return p <= limit if inclusive else p < limit
+
+    k = max(0, math.ceil((limit - pos0) / rate))
+    while k > 0 and not inside(k - 1):
+        k -= 1
+    while inside(k):
+        k += 1
+    return k
+
+
+class VoicePool:
+    """A fixed pool of sample voices rendering into float32 blocks [n, channels], n <= max_block.
+
+    Every method is for the render thread only (nothing here is locked). ``slots`` is
+    ``config.voices`` plus ``release_slots(config.voices)``: at most ``config.voices`` voices
+    are PLAYING; the extra slots let stolen or choked voices fade out while new ones start.
+    """
+
+    def __init__(self, config: VoiceConfig, sample_rate: int, channels: int, max_block: int) -> None:
+        if sample_rate < 1:
+            raise ValueError(f"sample_rate must be >= 1, got {sample_rate}")
+        if channels not in (1, 2):
+            raise ValueError(f"channels must be 1 (mono) or 2 (stereo), got {channels}")
+        if max_block < 1:
+            raise ValueError(f"max_block must be >= 1, got {max_block}")
+        self.config = config
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.max_block = int(max_block)
+        self.slots = config.voices + release_slots(config.voices)
+        self._fade_n = int(round(config.fade_in_ms * sample_rate / 1000.0))
+        self._release_n = int(round(config.release_ms * sample_rate / 1000.0))
+
+        s = self.slots
+        self._pos0 = np.zeros(s, dtype=np.float64)  # position in the sound at the first sample
+        self._rate = np.ones(s, dtype=np.float64)  # sound samples per output sample
+        self._gain = np.zeros(s, dtype=np.float64)  # velocity ** curve
+        self._pan_gain = np.zeros((s, self.channels), dtype=np.float32)  # gain * pan law, per channel
+        self._choke = np.full(s, -1, dtype=np.int64)
+        self._state = np.zeros(s, dtype=np.int8)  # FREE / PLAYING / RELEASING
+        self._start = np.zeros(s, dtype=np.int64)  # absolute frame of the voice's first sample
+        self._end = np.zeros(s, dtype=np.int64)  # absolute frame after its last sample
+        self._pair_end = np.zeros(s, dtype=np.int64)  # after the last sample with a right neighbour
+        self._release_start = np.zeros(s, dtype=np.int64)
+        self._release_end = np.full(s, _NEVER, dtype=np.int64)
+        self._age = np.zeros(s, dtype=np.int64)  # start order: larger is newer
+        self._sounds: list[np.ndarray | None] = [None] * s  # references only, never copied
+        self._counters = np.zeros(2, dtype=np.int64)  # steals, hard cuts
+        self._frame = 0  # absolute frame of the next rendered sample
+        self._started = 0
+
+        b = self.max_block
+        self._ramp = np.arange(b, dtype=np.float64)  # 0, 1, 2, ...
+        self._k = np.empty(b, dtype=np.float64)  # samples since the voice's start
+        self._p = np.empty(b, dtype=np.float64)  # read positions in the sound
+        self._floor = np.empty(b, dtype=np.float64)
+        self._i0 = np.empty(b, dtype=np.int64)
+        self._i1 = np.empty(b, dtype=np.int64)
+        self._frac = np.empty(b, dtype=np.float32)
+        self._a = np.empty(b, dtype=np.float32)
+        self._b = np.empty(b, dtype=np.float32)
+        self._env = np.empty(b, dtype=np.float32)
+        self._tmp64 = np.empty(b, dtype=np.float64)
+        self._mask = np.empty(s, dtype=bool)
+        self._key = np.empty(s, dtype=np.int64)
+
+    # ---- queries -------------------------------------------------------------------------
+    @property
+    def frame(self) -> int:
+        """Absolute frame index of the next sample ``render`` writes (render thread)."""
+        return self._frame
+
+    @property
+    def steals(self) -> int:
+        """Voices stolen (released early) because all ``config.voices`` were playing."""
+        return int(self._counters[0])
+
+    @property
+    def hard_cuts(self) -> int:
+        """Releasing voices cut without a fade because every slot was busy (should stay 0)."""
+        return int(self._counters[1])
+
+    def active(self) -> int:
+        """Voices sounding now, playing or releasing (at most ``slots``). Render thread."""
+        return int(np.count_nonzero(self._state))
+
+    def playing(self) -> int:
+        """Voices playing and not releasing (at most ``config.voices``). Render thread."""
+        np.equal(self._state, PLAYING, out=self._mask)
+        return int(np.count_nonzero(self._mask))
+
+    # ---- commands ------------------------------------------------------------------------
+    def start(self, cmd: PlaySound) -> int:
+        """Start ``cmd.sound`` (mono float32 [L]) at the next rendered frame; return its slot.
+
+        ``cmd.velocity`` is clamped to 0..1 and gives gain = velocity**curve, times ``cmd.gain``
+        (clamped to 0..4); ``cmd.rate`` > 0 is
+        the playback rate; ``cmd.pan`` in -1..1 (clamped); ``cmd.choke`` >= 0 first releases the
+        other voices of that group. With every voice busy the oldest playing one is released
+        (stolen) and the new one starts at once. Raises ValueError for an unusable command.
+        Render thread only.
+        """
+        sound = cmd.sound
+        if not isinstance(sound, np.ndarray) or sound.ndim != 1 or sound.dtype != np.float32 or sound.size < 1:
+            raise ValueError("PlaySound.sound must be a non-empty mono float32 array [L]")
+        rate = float(cmd.rate)
+        if not (math.isfinite(rate) and 1e-3 <= rate <= 1e3):
+            raise ValueError(f"PlaySound.rate must be in 0.001..1000, got {cmd.rate}")
+        velocity, level, pan = float(cmd.velocity), float(cmd.gain), float(cmd.pan)
+        if not (math.isfinite(velocity) and math.isfinite(level) and math.isfinite(pan)):
+            raise ValueError(f"PlaySound.velocity, gain and pan must be finite, got {cmd.velocity}, {cmd.gain}, {cmd.pan}")
+        velocity = min(max(velocity, 0.0), 1.0)
+        level = min(max(level, 0.0), 4.0)
+        pan = min(max(pan, -1.0), 1.0)
+        group = int(cmd.choke)
+
+        if group >= 0:
+            self.choke(group)
+        if self.playing() >= self.config.voices:
+            np.copyto(self._key, _NEVER)
+            np.copyto(self._key, self._age, where=self._mask)  # _mask = PLAYING, from playing()
+            self._release(int(np.argmin(self._key)))
+            self._counters[0] += 1
+        v = self._free_slot()
+
+        gain = velocity**self.config.velocity_curve * level
+        length = sound.shape[0]
+        t = self._frame
+        self._sounds[v] = sound
+        self._pos0[v] = 0.0
+        self._rate[v] = rate
+        self._gain[v] = gain
+        if self.channels == 1:
+            self._pan_gain[v, 0] = gain
+        else:  # equal power, normalised so a centred voice plays at unity in both channels
+            theta = (pan + 1.0) * math.pi / 4.0
+            self._pan_gain[v, 0] = gain * math.cos(theta) * math.sqrt(2.0)
+            self._pan_gain[v, 1] = gain * math.sin(theta) * math.sqrt(2.0)
+        self._choke[v] = group
+        self._state[v] = PLAYING
+        self._start[v] = t
+        self._end[v] = t + _count_positions(0.0, rate, float(length), inclusive=False)
+        self._pair_end[v] = t + _count_positions(0.0, rate, float(length - 1), inclusive=True)
+        self._release_start[v] = _NEVER
+        self._release_end[v] = _NEVER
+        self._started += 1
+        self._age[v] = self._started
+        return v
+
+    def choke(self, group: int) -> None:
+        """Release (fade out over release_ms) every playing voice of choke ``group``. Render thread."""
+        for v in range(self.slots):
+            if self._state[v] == PLAYING and self._choke[v] == group:
+                self._release(v)
+
+    def stop_all(self) -> None:
+        """Panic: release every playing voice; all are silent after release_ms. Render thread."""
+        for v in range(self.slots):
+            if self._state[v] == PLAYING:
+                self._release(v)
+
+    def _release(self, v: int) -> None:
+        """Start voice ``v``'s release ramp at the next rendered frame (or free it if release is 0)."""
+        if self._release_n == 0:
+            self._free(v)
+            return
+        self._state[v] = RELEASING
+        self._release_start[v] = self._frame
+        self._release_end[v] = self._frame + self._release_n
+
+    def _free(self, v: int) -> None:
+        self._state[v] = FREE
+        self._sounds[v] = None
+        self._release_end[v] = _NEVER
+
+    def _free_slot(self) -> int:
+        """A free slot; if none, hard-cut the releasing voice that would end soonest."""
+        np.equal(self._state, FREE, out=self._mask)
+        v = int(np.argmax(self._mask))
+        if self._mask[v]:
+            return v
+        np.equal(self._state, RELEASING, out=self._mask)
+        np.copyto(self._key, _NEVER)
+        np.minimum(self._end, self._release_end, out=self._key, where=self._mask)
+        v = int(np.argmin(self._key))
+        self._free(v)
+        self._counters[1] += 1
+        return v
+
+    # ---- audio ---------------------------------------------------------------------------
+    def render(self, out: np.ndarray) -> None:
+        """Overwrite ``out`` [n, channels] float32 (n <= max_block) with the next n frames of the mix.
+
+        Linear interpolation at ``pos0 + rate*k`` (the sample after a sound's end reads as 0),
+        fade-in and release ramps per sample from absolute frame numbers, equal-power pan.
+        Voices whose last sample falls in this block become free. Render thread only.
+        """
+        n = out.shape[0]
+        if n > self.max_block or out.ndim != 2 or out.shape[1] != self.channels:
+            raise ValueError(
+                f"out must be [n <= {self.max_block}, {self.channels}] float32, got {out.shape}"
+            )
+        out.fill(0.0)
+        t = self._frame
+        for v in range(self.slots):
+            sound = self._sounds[v]
+            if sound is None:
+                continue
+            stop = min(int(self._end[v]), int(self._release_end[v]))
+            m = min(n, stop - t)
+            if m > 0:
+                self._render_voice(v, sound, t, m, out)
+            if stop <= t + n:
+                self._free(v)
+        self._frame = t + n
+
+    def _render_voice(self, v: int, sound: np.ndarray, t: int, m: int, out: np.ndarray) -> None:
+        """Add voice ``v``'s samples for absolute frames [t, t+m) into out[:m]."""
+        offset = t - int(self._start[v])  # samples since the voice started, at out[0]
+        k = self._k[:m]
+        np.add(self._ramp[:m], float(offset), out=k)
+        p = self._p[:m]
+        np.multiply(k, self._rate[v], out=p)
+        np.add(p, self._pos0[v], out=p)
+        fl = self._floor[:m]
+        np.floor(p, out=fl)
+        i0, i1 = self._i0[:m], self._i1[:m]
+        np.copyto(i0, fl, casting="unsafe")
+        np.add(i0, 1, out=i1)
+        frac = self._frac[:m]
+        np.subtract(p, fl, out=frac, casting="same_kind")
+        a, b = self._a[:m], self._b[:m]
+        np.take(sound, i0, out=a, mode="clip")
+        np.take(sound, i1, out=b, mode="clip")
+        z = int(self._pair_end[v]) - t  # from here on the right neighbour is past the end: 0
+        if z < m:
+            b[max(z, 0) :] = 0.0
+        np.subtract(b, a, out=b)
+        np.multiply(b, frac, out=b)
+        np.add(a, b, out=a)  # a = interpolated sound
+
+        if offset < self._fade_n:  # fade-in gain (k+1)/fade_n for the first fade_n samples
+            j = min(m, self._fade_n - offset)
+            np.add(k[:j], 1.0, out=self._tmp64[:j])
+            np.divide(self._tmp64[:j], float(self._fade_n), out=self._env[:j], casting="same_kind")
+            np.multiply(a[:j], self._env[:j], out=a[:j])
+        rel_end = int(self._release_end[v])
+        if rel_end != _NEVER:  # release gain (rel_end - frame) / release_n, 1 at its first sample
+            r0 = max(0, int(self._release_start[v]) - t)
+            if r0 < m:
+                d = self._tmp64[r0:m]
+                np.subtract(float(rel_end - t), self._ramp[r0:m], out=d)
+                np.divide(d, float(self._release_n), out=self._env[r0:m], casting="same_kind")
+                np.multiply(a[r0:m], self._env[r0:m], out=a[r0:m])
+        tmp = self._b[:m]
+        for c in range(self.channels):
+            np.multiply(a, self._pan_gain[v, c], out=tmp)
+            col = out[:m, c]
+            np.add(col, tmp, out=col)
