@@ -1,0 +1,294 @@
+"""The instrument: a warm model, a cursor and pads on the map, voices, effects and an output.
+
+Every public method may be called from any control thread (OSC, MIDI, web, CLI). A trigger
+never waits for the model: it plays the exact point's sound when ready, else the nearest ready
+sound (the built-in bake guarantees there is one). The model runs on the generator thread,
+voices and effects on the render thread, and the audio callback only copies from the ring.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import itertools
+import math
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from gesam_engine.coordinates import CoordinateError
+from gesam_engine.errors import ConfigError, GesamError
+from gesam_engine.gesam_model import GesamModel
+from gesam_engine.runtime.audio_process import AudioOutput
+from gesam_engine.runtime.bake import load_or_make_bake
+from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain, StopAll
+from gesam_engine.runtime.effects import EffectsChain
+from gesam_engine.runtime.engine_config import ServeConfig
+from gesam_engine.runtime.file_output import FileOutput
+from gesam_engine.runtime.generator import Generator
+from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
+from gesam_engine.runtime.pads import Pad, PadError, default_pads
+from gesam_engine.runtime.renderer import Renderer
+from gesam_engine.runtime.sound_cache import SoundCache
+from gesam_engine.runtime.voices import VoicePool
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerInfo:
+    """What a trigger played: the exact point's sound, or the nearest ready one and how far it was."""
+
+    trigger_id: int
+    xy: tuple[float, float]
+    played_xy: tuple[float, float]
+    exact: bool
+    distance: float
+
+
+def _finite(name: str, value: float) -> float:
+    v = float(value)
+    if not math.isfinite(v):
+        raise CoordinateError(f"{name} must be a finite number, got {value!r}")
+    return v
+
+
+def clamp_point(x: float, y: float) -> tuple[float, float]:
+    """A normalised point clamped to [0, 1]; NaN/inf refused with CoordinateError."""
+    return (min(max(_finite("x", x), 0.0), 1.0), min(max(_finite("y", y), 0.0), 1.0))
+
+
+class Engine:
+    """Build with a loaded model and a ServeConfig; ``start()`` opens the output and threads."""
+
+    def __init__(self, model: GesamModel, config: ServeConfig | None = None, output_file: Path | None = None,
+                 realtime: bool = True, cache_dir: Path | None = None, progress: bool = True) -> None:
+        self.model = model
+        self.config = config or ServeConfig()
+        out = self.config.output
+        self.sample_rate, self.blocksize, self.channels = out.sample_rate, out.blocksize, out.channels
+        self.cache = SoundCache(int(self.config.cache.max_mb * 2**20))
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self.generator = Generator(model, self.cache, self.sample_rate, self.config.generator, on_ready=self._ready)
+        self.voices = VoicePool(self.config.voices, self.sample_rate, self.channels, max_block=self.blocksize)
+        self.effects = EffectsChain(self.config.effects, self.sample_rate, self.channels) if self.config.effects else None
+        self.output: AudioOutput | FileOutput
+        if output_file is not None:
+            self.output = FileOutput(output_file, self.sample_rate, self.blocksize, self.channels, realtime=realtime)
+        else:
+            self.output = AudioOutput(out.device, self.sample_rate, self.blocksize, self.channels,
+                                      reopen_interval_s=out.reopen_interval_s, on_change=self._output_changed)
+        self.renderer = Renderer(self.voices, self.channels, self.blocksize, self.output.ring, self.effects,
+                                 lookahead_blocks=out.lookahead_blocks, next_callback=self.output.next_callback,
+                                 margin_s=out.render_margin_ms / 1000.0)
+        self._lock = threading.Lock()
+        self._cursor = (0.5, 0.5)
+        self._pads = default_pads(self.config.engine.pads)
+        self._ids = itertools.count(1)
+        self._listeners: list[Listener] = []
+        self._triggers: dict[int, TriggerInfo] = {}
+        self._latencies_ms: list[float] = []
+        self._latencies_blocks: list[float] = []
+        self.errors = 0
+        self.started = False
+
+    # ---- life cycle ------------------------------------------------------------------------
+    def start(self) -> "Engine":
+        """Bake (or load the bake), start the generator, render thread and output. Owner thread."""
+        sys.setswitchinterval(0.0005)  # hand the GIL over quickly: the render thread must not wait 5 ms
+        c = self.config
+        points, waves = load_or_make_bake(self.model, c.cache.bake_grid, self.sample_rate,
+                                          c.generator.griffin_lim_iters, self.cache_dir, progress=self.progress)
+        for p, w in zip(points, waves):
+            self.cache.put((float(p[0]), float(p[1])), w, pinned=True)
+        self.generator.start()
+        self.renderer.start()
+        self.output.open()
+        self.started = True
+        self.gain(c.engine.gain)
+        return self
+
+    def stop(self) -> None:
+        """Stop everything and release the output."""
+        self.generator.stop()
+        try:
+            self.renderer.stop()
+        finally:
+            self.output.close()
+            self.started = False
+
+    def __enter__(self) -> "Engine":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event, data)`` for 'ready' (a point's sound), 'output' (device changes)."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, data)
+            except Exception:  # a broken listener must not break the engine
+                self.errors += 1
+
+    def _ready(self, slot: str, xy: tuple[float, float], ms: float) -> None:
+        self._emit("ready", {"slot": slot, "xy": xy, "ms": ms})
+
+    def _output_changed(self, state: str, message: str) -> None:
+        self._emit("output", {"state": state, "message": message})
+
+    # ---- playing ---------------------------------------------------------------------------
+    @property
+    def cursor(self) -> tuple[float, float]:
+        """The cursor's normalised point."""
+        return self._cursor
+
+    def move(self, x: float, y: float) -> tuple[float, float]:
+        """Move the cursor (clamped to [0, 1]); generation of that exact point starts."""
+        xy = clamp_point(x, y)
+        with self._lock:
+            self._cursor = xy
+        self.generator.observe_cursor(xy)
+        self.generator.request("cursor", xy)
+        return xy
+
+    def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int) -> TriggerInfo:
+        arrival = time.perf_counter()
+        velocity = min(max(_finite("velocity", velocity), 0.0), 1.0)
+        hit = self.cache.get(xy)
+        exact = hit is not None
+        if hit is None:
+            hit = self.cache.nearest(xy)
+        if hit is None:
+            raise GesamError("no sound is ready yet (the engine is still starting)")
+        info = TriggerInfo(next(self._ids), xy, hit.xy, exact, math.dist(xy, hit.xy))
+        cmd = PlaySound(hit.wave, velocity=velocity, gain=gain, rate=rate, choke=choke,
+                        arrival=arrival, trigger_id=info.trigger_id)
+        if not self.renderer.submit(cmd):
+            raise GesamError("the render queue is full; the trigger was dropped")
+        with self._lock:
+            self._triggers[info.trigger_id] = info
+            if len(self._triggers) > 10000:
+                self._triggers.pop(next(iter(self._triggers)))
+        return info
+
+    def trigger(self, velocity: float = 1.0, semitones: float = 0.0) -> TriggerInfo:
+        """Play the cursor's sound now (the nearest ready one until the exact point is ready)."""
+        semitones = _finite("pitch", semitones)
+        if not -48 <= semitones <= 48:
+            raise ConfigError(f"pitch must be in -48..48 semitones, got {semitones}")
+        return self._play(self._cursor, velocity, 2.0 ** (semitones / 12.0), 1.0, -1)
+
+    def play(self, x: float, y: float, velocity: float = 1.0) -> TriggerInfo:
+        """Move and play in one step."""
+        self.move(x, y)
+        return self.trigger(velocity)
+
+    def pad(self, n: int) -> Pad:
+        """Pad ``n``'s settings."""
+        self._check_pad(n)
+        return self._pads[n]
+
+    def _check_pad(self, n: int) -> None:
+        if not isinstance(n, int) or not 0 <= n < len(self._pads):
+            raise PadError(f"pad must be an integer in 0..{len(self._pads) - 1}, got {n!r}")
+
+    def set_pad(self, n: int, x: float, y: float, **settings: Any) -> Pad:
+        """Store a map point (and optional name/pitch/gain/choke) on pad ``n``; its sound is made."""
+        self._check_pad(n)
+        xy = clamp_point(x, y)
+        pad = dataclasses.replace(self._pads[n], x=xy[0], y=xy[1], **settings)
+        with self._lock:
+            self._pads[n] = pad
+        self.generator.request(f"pad{n}", xy)
+        return pad
+
+    def trigger_pad(self, n: int, velocity: float = 1.0) -> TriggerInfo:
+        """Play pad ``n`` with its pitch, level and choke group."""
+        pad = self.pad(n)
+        return self._play(pad.xy, velocity, pad.rate, pad.gain, pad.choke)
+
+    def note(self, note: int, velocity: int) -> TriggerInfo | None:
+        """A MIDI note-on: pad notes play pads, other notes play the cursor pitched from root_note."""
+        if not isinstance(note, int) or not 0 <= note <= 127:
+            raise ConfigError(f"note must be an integer in 0..127, got {note!r}")
+        if not isinstance(velocity, int) or not 0 <= velocity <= 127:
+            raise ConfigError(f"velocity must be an integer in 0..127, got {velocity!r}")
+        if velocity == 0:
+            return None  # note-off as note-on with velocity 0: one-shots ring out
+        e = self.config.engine
+        if e.first_pad_note <= note < e.first_pad_note + len(self._pads):
+            return self.trigger_pad(note - e.first_pad_note, velocity / 127)
+        return self.trigger(velocity / 127, float(note - e.root_note))
+
+    def gain(self, value: float) -> None:
+        """Output gain (linear 0..4), ramped over a block."""
+        g = _finite("gain", value)
+        if not 0 <= g <= 4:
+            raise ConfigError(f"gain must be in 0..4, got {value}")
+        self.renderer.submit(SetGain(g))
+
+    def panic(self) -> None:
+        """Fade out every voice."""
+        self.renderer.submit(StopAll())
+
+    def set_effect(self, effect: str, param: str, value: Any) -> None:
+        """Set an effect parameter; unknown names are a ConfigError listing the valid ones."""
+        if self.effects is None:
+            raise ConfigError("no effects are configured; add [[effects]] tables to the engine config")
+        self.effects.set_param(effect, param, value)
+
+    def render(self, x: float, y: float, timeout: float = 60.0) -> np.ndarray:
+        """The exact sound at a point (float32 [L] at the output rate), made by the generator."""
+        return self.generator.render(clamp_point(x, y)).result(timeout=timeout)
+
+    def reopen_output(self) -> bool:
+        """Try to open the audio output again now (e.g. after the device came back)."""
+        if isinstance(self.output, AudioOutput):
+            return self.output.open()
+        return True
+
+    # ---- state and metrics -------------------------------------------------------------------
+    def is_ready(self, xy: tuple[float, float] | None = None) -> bool:
+        """Whether the exact sound of ``xy`` (default: the cursor) is ready."""
+        return (xy or self._cursor) in self.cache
+
+    def _collect_latencies(self) -> None:
+        records = self.renderer.trigger_records()
+        if not records or self.renderer.ring_origin is None:
+            return
+        lat = trigger_latencies(records, self.output.log(), self.blocksize, self.sample_rate, self.renderer.ring_origin)
+        self._latencies_ms += [t.ms for t in lat]
+        self._latencies_blocks += [t.blocks for t in lat]
+
+    def metrics(self) -> dict[str, Any]:
+        """Trigger latency (ms and blocks), generation time, output counters, cache, voices, memory."""
+        self._collect_latencies()
+        gen = self.generator
+        return {
+            "trigger_latency_ms": LatencyStats.of(self._latencies_ms).to_dict(),
+            "trigger_latency_blocks": LatencyStats.of(self._latencies_blocks).to_dict(),
+            "generation_ready_ms": LatencyStats.of(list(gen.ready_ms)).to_dict(),
+            "generated": gen.generated, "prefetched": gen.prefetched, "generator_errors": gen.errors,
+            "output": self.output.status(),
+            "cache": self.cache.stats(),
+            "voices_active": self.voices.active(),
+            "render": {"dropped": self.renderer.dropped, "rejected": self.renderer.rejected,
+                       "effect_errors": self.renderer.effect_errors},
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "block_ms": 1000.0 * self.blocksize / self.sample_rate,
+        }
+
+    def state(self) -> dict[str, Any]:
+        """Cursor, readiness, output state: what /gesam/state reports."""
+        return {"cursor": self._cursor, "ready": self.is_ready(), "output": self.output.status()["state"],
+                "underruns": self.output.status()["underruns"], "pending": self.generator.pending()}

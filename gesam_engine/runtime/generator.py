@@ -1,0 +1,194 @@
+"""The generator thread: the only thread that touches the model.
+
+It keeps the model warm on its device, generates exact points on request (the newest request
+per slot wins, so a burst of cursor moves costs one generation), batches what is pending,
+decodes to audio at the output rate and puts the result in the sound cache. When idle it
+prefetches points ahead of the cursor's recent path, so the nearest ready sound is near.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gesam_engine.config import check
+from gesam_engine.gesam_model import GesamModel
+from gesam_engine.runtime.resample import to_rate
+from gesam_engine.runtime.sound_cache import SoundCache
+
+ReadyCallback = Callable[[str, tuple[float, float], float], None]  # slot, point, ms from request to ready
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """How the generator thread works; ``threads`` 0 = 1 on CPU (a core stays free for audio)."""
+
+    griffin_lim_iters: int = 16
+    max_batch: int = 16
+    prefetch: bool = True
+    prefetch_horizon_s: float = 0.3
+    prefetch_points: int = 3
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        check(0 <= self.griffin_lim_iters <= 256, f"generator.griffin_lim_iters must be in 0..256, got {self.griffin_lim_iters}")
+        check(1 <= self.max_batch <= 1024, f"generator.max_batch must be in 1..1024, got {self.max_batch}")
+        check(0 < self.prefetch_horizon_s <= 5, f"generator.prefetch_horizon_s must be in (0, 5], got {self.prefetch_horizon_s}")
+        check(0 <= self.prefetch_points <= 64, f"generator.prefetch_points must be in 0..64, got {self.prefetch_points}")
+        check(0 <= self.threads <= 256, f"generator.threads must be in 0..256, got {self.threads}")
+
+
+class Generator:
+    """Owns the model. ``request``/``observe_cursor``/``render`` may be called from any thread."""
+
+    def __init__(
+        self,
+        model: GesamModel,
+        cache: SoundCache,
+        output_rate: int,
+        config: GeneratorConfig | None = None,
+        on_ready: ReadyCallback | None = None,
+    ) -> None:
+        self.model = model
+        self.cache = cache
+        self.output_rate = output_rate
+        self.config = config or GeneratorConfig()
+        self.on_ready = on_ready
+        self._pending: dict[str, tuple[tuple[float, float], float]] = {}
+        self._renders: collections.deque[tuple[tuple[float, float], concurrent.futures.Future[np.ndarray]]] = collections.deque()
+        self._path: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=8)
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.ready_ms: collections.deque[float] = collections.deque(maxlen=10000)
+        self.generated = 0
+        self.prefetched = 0
+        self.errors = 0
+        self.last_error = ""
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None:
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="gesam-generator", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def request(self, slot: str, xy: tuple[float, float]) -> None:
+        """Make the sound of ``xy`` ready for ``slot`` ('cursor', 'pad3', ...); newest request per slot wins."""
+        now = time.perf_counter()
+        if xy in self.cache:
+            if self.on_ready is not None:
+                self.on_ready(slot, xy, 0.0)
+            return
+        with self._cond:
+            self._pending[slot] = (xy, now)
+            self._cond.notify()
+
+    def observe_cursor(self, xy: tuple[float, float]) -> None:
+        """Remember the cursor's path, for prefetching ahead of it."""
+        self._path.append((xy[0], xy[1], time.perf_counter()))
+
+    def render(self, xy: tuple[float, float]) -> concurrent.futures.Future[np.ndarray]:
+        """A future of the sound at ``xy`` (float32 at the output rate), made on the generator thread."""
+        future: concurrent.futures.Future[np.ndarray] = concurrent.futures.Future()
+        hit = self.cache.get(xy)
+        if hit is not None:
+            future.set_result(hit.wave)
+            return future
+        with self._cond:
+            self._renders.append((xy, future))
+            self._cond.notify()
+        return future
+
+    def pending(self) -> int:
+        """Requests waiting for the model."""
+        with self._cond:
+            return len(self._pending) + len(self._renders)
+
+    def prefetch_targets(self) -> list[tuple[float, float]]:
+        """Points ahead of the cursor (linear extrapolation of its recent path), not yet cached."""
+        path = list(self._path)
+        if len(path) < 2 or self.config.prefetch_points == 0:
+            return []
+        (x0, y0, t0), (x1, y1, t1) = path[0], path[-1]
+        dt = max(t1 - t0, 1e-3)
+        vx, vy = (x1 - x0) / dt, (y1 - y0) / dt
+        if abs(vx) + abs(vy) < 1e-3:
+            return []
+        out = []
+        for k in range(1, self.config.prefetch_points + 1):
+            h = self.config.prefetch_horizon_s * k / self.config.prefetch_points
+            p = (float(np.clip(x1 + vx * h, 0, 1)), float(np.clip(y1 + vy * h, 0, 1)))
+            if p not in self.cache:
+                out.append(p)
+        return out
+
+    def _make(self, points: list[tuple[float, float]]) -> list[np.ndarray]:
+        waves = self.model.render(np.array(points), iters=self.config.griffin_lim_iters)
+        return [to_rate(w, self.model.sample_rate, self.output_rate) for w in waves]
+
+    def _run(self) -> None:
+        threads = self.config.threads or (1 if self.model.device.type == "cpu" else torch.get_num_threads())
+        torch.set_num_threads(threads)
+        while True:
+            with self._cond:
+                while not (self._stop or self._pending or self._renders):
+                    if not self._cond.wait(timeout=0.05) and self.config.prefetch:
+                        break  # idle: time to prefetch
+                if self._stop:
+                    return
+                batch = list(self._pending.items())[: self.config.max_batch]
+                for slot, _ in batch:
+                    del self._pending[slot]
+                renders = [self._renders.popleft() for _ in range(min(len(self._renders), self.config.max_batch))]
+            try:
+                if batch or renders:
+                    self._serve(batch, renders)
+                elif self.config.prefetch:
+                    targets = self.prefetch_targets()
+                    if targets:
+                        for p, w in zip(targets, self._make(targets)):
+                            self.cache.put(p, w)
+                        self.prefetched += len(targets)
+                        self._path.clear()
+            except Exception as exc:  # the thread must survive anything the model does
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                for _, future in renders:
+                    if not future.done():
+                        future.set_exception(exc)
+
+    def _serve(
+        self,
+        batch: list[tuple[str, tuple[tuple[float, float], float]]],
+        renders: list[tuple[tuple[float, float], concurrent.futures.Future[np.ndarray]]],
+    ) -> None:
+        points = list(dict.fromkeys([xy for _, (xy, _) in batch] + [xy for xy, _ in renders]))
+        waves = dict(zip(points, self._make(points)))
+        for p, w in waves.items():
+            self.cache.put(p, w)
+        self.generated += len(points)
+        now = time.perf_counter()
+        for slot, (xy, asked) in batch:
+            ms = (now - asked) * 1e3
+            self.ready_ms.append(ms)
+            if self.on_ready is not None:
+                self.on_ready(slot, xy, ms)
+        for xy, future in renders:
+            future.set_result(waves[xy])
