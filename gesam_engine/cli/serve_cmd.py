@@ -1,0 +1,92 @@
+"""``gesam serve``: keep the model warm and play, on an audio device or into a WAV file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_MODELS = (Path("models/default"), Path("build/demo/model"))
+
+
+def add_serve_parser(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``gesam serve``."""
+    p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
+    p.add_argument("--config", type=Path, metavar="TOML", help="engine settings ([output] [voices] [generator] [cache] [engine] [[effects]])")
+    p.add_argument("--device", help="audio output device (name or index, see `gesam devices`)")
+    p.add_argument("--rate", type=int, help="output sample rate (default 48000)")
+    p.add_argument("--blocksize", type=int, help="frames per audio block (default 256)")
+    p.add_argument("--model-device", default="auto", help="where the model runs: auto (CUDA if present), cpu, cuda")
+    p.add_argument("--output", type=Path, metavar="WAV", help="render into a WAV file instead of a device (bounce)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--cache", type=Path, metavar="DIR", help="cache directory for the built-in bake")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def find_model(given: Path | None) -> Path:
+    """The model to serve: --model, else the shipped default, else the demo model."""
+    from gesam_engine.errors import CheckpointError
+
+    if given is not None:
+        return given
+    for path in DEFAULT_MODELS:
+        if (path / "model.json").is_file():
+            return path
+    raise CheckpointError(
+        "no model found (looked in " + ", ".join(str(p) for p in DEFAULT_MODELS) + "); train one with "
+        "`gesam train --data DIR -o models/mine` and pass --model, or run `make run` to build a demo model"
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start the engine, print where it plays, then take console commands until quit or --duration."""
+    from gesam_engine.errors import GesamError
+    from gesam_engine.gesam_model import GesamModel, resolve_device
+    from gesam_engine.runtime.console import HELP, run_line
+    from gesam_engine.runtime.engine import Engine
+    from gesam_engine.runtime.engine_config import load_serve_config
+    from gesam_engine.training import default_cache_dir
+
+    if args.output is not None and args.output.exists() and not args.force:
+        raise GesamError(f"{args.output} already exists; pass --force to overwrite it")
+    if args.duration is not None and not 0 < args.duration < 86400:
+        raise GesamError(f"--duration must be in (0, 86400) seconds, got {args.duration}")
+    output = {k: v for k, v in (("device", args.device), ("sample_rate", args.rate), ("blocksize", args.blocksize)) if v is not None}
+    config = load_serve_config(args.config, {"output": output} if output else None)
+    model_dir = find_model(args.model)
+    model = GesamModel.load(model_dir, resolve_device(args.model_device))
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
+    engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event == "output" else None)
+    engine.start()
+    say(f"gesam engine: model {model_dir} on {model.device}; {engine.output.message}")
+    say(f"type commands ({HELP}); Ctrl-D or quit to stop")
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    try:
+        if deadline is not None and sys.stdin.isatty():
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        else:
+            for line in sys.stdin:
+                try:
+                    reply = run_line(engine, line)
+                except EOFError:
+                    break
+                except GesamError as exc:
+                    reply = f"error: {exc}"
+                if reply:
+                    say(reply)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+            if deadline is not None:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        m = engine.metrics()
+        engine.stop()
+    lat = m["trigger_latency_blocks"]
+    say(f"stopped: {m['output']['underruns']} underruns, trigger latency median {lat['median']:.2f} blocks "
+        f"(p99 {lat['p99']:.2f}), {m['generated']} points generated")
+    return 0
