@@ -233,6 +233,11 @@ class AudioOutput:
         period = float(np.median(np.diff(times)))
         return float(times[-1]) + max(period, 0.0)
 
+    @property
+    def underruns(self) -> int:
+        """Underruns the callback counted so far (all children together)."""
+        return self.reader.underruns
+
     def log(self) -> CallbackLog:
         """The shared callback log (see AudioCallback.log)."""
         return self.reader.log()

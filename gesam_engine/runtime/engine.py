@@ -33,7 +33,7 @@ from gesam_engine.runtime.file_output import FileOutput
 from gesam_engine.runtime.generator import Generator
 from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
-from gesam_engine.runtime.renderer import Renderer
+from gesam_engine.runtime.renderer import Renderer, TriggerRecord
 from gesam_engine.runtime.sound_cache import SoundCache
 from gesam_engine.runtime.voices import VoicePool
 
@@ -86,7 +86,8 @@ class Engine:
                                       reopen_interval_s=out.reopen_interval_s, on_change=self._output_changed)
         self.renderer = Renderer(self.voices, self.channels, self.blocksize, self.output.ring, self.effects,
                                  lookahead_blocks=out.lookahead_blocks, next_callback=self.output.next_callback,
-                                 margin_s=out.render_margin_ms / 1000.0)
+                                 margin_s=out.render_margin_ms / 1000.0,
+                                 underruns=lambda: self.output.underruns)
         self._lock = threading.Lock()
         self._cursor = (0.5, 0.5)
         self._pads = default_pads(self.config.engine.pads)
@@ -95,6 +96,7 @@ class Engine:
         self._triggers: dict[int, TriggerInfo] = {}
         self._latencies_ms: list[float] = []
         self._latencies_blocks: list[float] = []
+        self._undelivered: list[TriggerRecord] = []  # trigger records whose first block is not yet played
         self.errors = 0
         self.started = False
 
@@ -263,12 +265,18 @@ class Engine:
         return (xy or self._cursor) in self.cache
 
     def _collect_latencies(self) -> None:
-        records = self.renderer.trigger_records()
+        records = self._undelivered + self.renderer.trigger_records()
         if not records or self.renderer.ring_origin is None:
             return
-        lat = trigger_latencies(records, self.output.log(), self.blocksize, self.sample_rate, self.renderer.ring_origin)
+        log = self.output.log()
+        origin_block, origin_frame = self.renderer.ring_origin
+        lat = trigger_latencies(records, log, self.blocksize, self.sample_rate, (origin_block, origin_frame))
         self._latencies_ms += [t.ms for t in lat]
         self._latencies_blocks += [t.blocks for t in lat]
+        # rendered but not yet taken by the callback: measured on a later call, not lost
+        taken = int(log.ring_frame[-1] + log.ring_frames[-1]) if log.block.size else origin_frame
+        self._undelivered = [r for r in records if r.block_index >= origin_block
+                             and origin_frame + (r.block_index - origin_block) * self.blocksize >= taken][-4096:]
 
     def metrics(self) -> dict[str, Any]:
         """Trigger latency (ms and blocks), generation time, output counters, cache, voices, memory."""
@@ -286,6 +294,7 @@ class Engine:
                        "effect_errors": self.renderer.effect_errors},
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
+            "render_margin_ms": 1000.0 * self.renderer.margin_s,
         }
 
     def state(self) -> dict[str, Any]:

@@ -68,6 +68,11 @@ class FileOutput:
         log = self.callback.log()
         return float(log.time[-1]) + self.blocksize / self.sample_rate
 
+    @property
+    def underruns(self) -> int:
+        """Underruns the callback counted so far."""
+        return self.callback.underruns
+
     def log(self) -> CallbackLog:
         """The callback's timing log."""
         return self.callback.log()

@@ -63,6 +63,7 @@ class Renderer:
         max_records: int = 4096,
         next_callback: Callable[[], float | None] | None = None,
         margin_s: float = 0.001,
+        underruns: Callable[[], int] | None = None,
     ) -> None:
         if channels != voices.channels:
             raise ValueError(f"channels ({channels}) must match the voice pool's ({voices.channels})")
@@ -89,6 +90,9 @@ class Renderer:
         # trigger waits at most one block plus the margin. None = render as soon as there is room.
         self.next_callback = next_callback
         self.margin_s = margin_s
+        # Each underrun the consumer reports (``underruns()``) doubles the margin, up to one block:
+        # a click is worse than a millisecond of latency. ``margin_s`` shows where it settled.
+        self.underruns = underruns
         self.block_index = 0  # index of the next block render_block produces
         self.ring_origin: tuple[int, int] | None = None  # (block_index, ring frame) at start()
         self.last_error: BaseException | None = None
@@ -274,8 +278,14 @@ class Renderer:
         target = self.lookahead_blocks * bs
         nap = bs / self.sample_rate / 4.0
         period = bs / self.sample_rate
+        seen_underruns = self.underruns() if self.underruns is not None else 0
         try:
             while not self._stop.is_set():
+                if self.underruns is not None:
+                    count = self.underruns()
+                    if count > seen_underruns:
+                        seen_underruns = count
+                        self.margin_s = min(max(2 * self.margin_s, 0.001), period)
                 available = ring.available()
                 if ring.free() >= bs and available < target:
                     due = self.next_callback() if self.next_callback is not None else None
