@@ -18,15 +18,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-# Main job: the CLI, then a render from a model (a quick demo model trained on a
-# procedural kit when there is none yet).
+# Main job: the instrument. It plays the shipped model (models/default) when there is one,
+# else a quick demo model trained on a procedural kit, on the default audio output; type
+# commands (play 0.3 0.7, pad 3, note 40 100, help) and Ctrl-D to stop.
+MODEL ?= $(if $(wildcard models/default/model.json),models/default,$(DEMO)/model)
 run: $(VENV)/.installed
 	$(GESAM) --help
-	@test -f $(DEMO)/model/model.json || { \
+	@test -f $(MODEL)/model.json || { \
 	  $(GESAM) synth-kit $(DEMO)/kit --per-class 12 && \
 	  $(GESAM) train --data $(DEMO)/kit -o $(DEMO)/model --epochs 60 --cache $(DEMO)/cache --force; }
-	$(GESAM) info --model $(DEMO)/model
-	$(GESAM) render --model $(DEMO)/model --xy 0.3 0.7 -o $(DEMO)/render.wav --force
+	$(GESAM) info --model $(MODEL)
+	$(GESAM) render --model $(MODEL) --xy 0.3 0.7 -o $(DEMO)/render.wav --force
+	$(GESAM) serve --model $(MODEL)
 
 # Every test, slow and end-to-end ones included (what CI runs).
 test: $(VENV)/.installed
@@ -38,6 +41,7 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
+	$(PY) benchmarks/bench_engine.py --out benchmarks/results/engine.json
 
 clean:
 	rm -rf $(VENV) build

@@ -1,0 +1,142 @@
+"""Live-engine benchmarks on a real JACK dummy server: trigger latency (blocks, ms) at block
+sizes 128 and 256, generation-to-ready time for new points on CPU, underruns during a load of
+50 triggers/s with continuous cursor moves to new points, and engine memory.
+
+Writes one JSON file (medians and p99, one run) and prints a short table.
+Usage: python benchmarks/bench_engine.py [--model DIR] [--load-seconds 60] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.runtime.jack_harness import JackServer, jack_available, wait_until  # noqa: E402
+
+
+def _model(path: Path | None) -> Any:
+    """The model to measure: --model, else a default-size untrained one (speed does not need training)."""
+    from gesam_engine.gesam_model import GesamModel
+
+    if path is not None:
+        return GesamModel.load(path)
+    import torch
+
+    from gesam_engine.coordinates import MapExtent
+    from gesam_engine.models import MapTransformer, MapVAE
+    from gesam_engine.training import settings_from_dict
+
+    torch.manual_seed(0)
+    s = settings_from_dict({})
+    n = round(s.preprocess.duration_s * s.preprocess.sample_rate)
+    return GesamModel(s.make_codec(), MapVAE(s.vae).eval(), MapTransformer(s.transformer).eval(),
+                      MapExtent(), n, [], {"note": "untrained, default size"})
+
+
+def _child_rss_mb(engine: Any) -> float:
+    proc = getattr(engine.output, "_proc", None)
+    if proc is None or proc.pid is None:
+        return float("nan")
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def run_session(model: Any, blocksize: int, seconds: float, trigger_hz: float, move_hz: float,
+                cache: Path, seed: int = 0) -> dict[str, Any]:
+    """One engine on a fresh JACK server with period = blocksize; triggers and moves for ``seconds``."""
+    from gesam_engine.runtime.engine import Engine
+    from gesam_engine.runtime.engine_config import serve_config_from_dict
+
+    server = JackServer(period=blocksize)
+    server.start()
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    config = serve_config_from_dict({"output": {"blocksize": blocksize, "sample_rate": 48000}})
+    engine = Engine(model, config, cache_dir=cache, progress=False)
+    rng = random.Random(seed)
+    try:
+        engine.start()
+        if not wait_until(lambda: engine.output.state == "running", 20):
+            raise RuntimeError(f"output did not start: {engine.output.message}")
+        time.sleep(1.0)
+        start_underruns = engine.output.underruns
+        t0 = time.perf_counter()
+        next_trigger, next_move, triggers = t0, t0, 0
+        while time.perf_counter() - t0 < seconds:
+            now = time.perf_counter()
+            if move_hz and now >= next_move:
+                engine.move(rng.random(), rng.random())
+                next_move += 1.0 / move_hz
+            if now >= next_trigger:
+                engine.trigger(rng.uniform(0.5, 1.0))
+                triggers += 1
+                next_trigger += 1.0 / trigger_hz
+            time.sleep(max(0.0, min(next_trigger, next_move if move_hz else next_trigger) - time.perf_counter()))
+        time.sleep(0.5)
+        m = engine.metrics()
+        m["child_rss_mb"] = _child_rss_mb(engine)
+    finally:
+        engine.stop()
+        server.stop()
+    return {"blocksize": blocksize, "seconds": seconds, "trigger_hz": trigger_hz, "move_hz": move_hz,
+            "triggers": triggers, "underruns": m["output"]["underruns"] - start_underruns,
+            "trigger_latency_blocks": m["trigger_latency_blocks"], "trigger_latency_ms": m["trigger_latency_ms"],
+            "generation_ready_ms": m["generation_ready_ms"], "generated": m["generated"],
+            "render_margin_ms": m["render_margin_ms"], "engine_rss_mb": m["rss_mb"], "audio_process_rss_mb": m["child_rss_mb"],
+            "cache": m["cache"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--load-seconds", type=float, default=60.0)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/engine.json")
+    args = parser.parse_args()
+    if not jack_available():
+        print("jackd / JACK-Client missing: apt-get install jackd2; pip install JACK-Client", file=sys.stderr)
+        return 2
+    model = _model(args.model)
+    cache = Path(os.environ.get("GESAM_CACHE", Path.home() / ".cache/gesam"))
+    result: dict[str, Any] = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "model": str(args.model or "untrained default size"),
+    }
+    for bs in (128, 256):  # latency: 20 triggers/s, no generation load
+        result[f"latency_block_{bs}"] = run_session(model, bs, args.latency_seconds, 20.0, 0.0, cache)
+    # load: 50 triggers/s while the cursor jumps to a new point 5 times a second (each one generated)
+    result["load_block_256"] = run_session(model, 256, args.load_seconds, 50.0, 5.0, cache, seed=1)
+    result["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for key in ("latency_block_128", "latency_block_256", "load_block_256"):
+        r = result[key]
+        lb, lm = r["trigger_latency_blocks"], r["trigger_latency_ms"]
+        print(f"{key:<20} triggers {r['triggers']:5d}  latency median {lb['median']:.2f} blocks ({lm['median']:.2f} ms) "
+              f"p99 {lb['p99']:.2f} blocks ({lm['p99']:.2f} ms)  underruns {r['underruns']}  margin {r['render_margin_ms']:.2f} ms")
+    g = result["load_block_256"]["generation_ready_ms"]
+    print(f"generation to ready (new points, CPU): median {g['median']:.1f} ms, p99 {g['p99']:.1f} ms over {g['count']}")
+    print(f"RSS: engine {result['load_block_256']['engine_rss_mb']:.0f} MB, audio process {result['load_block_256']['audio_process_rss_mb']:.0f} MB")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
