@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def load_or_make_bake(
             try:
                 with np.load(path, allow_pickle=False) as data:
                     return data["points"], data["waves"]
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 path.unlink(missing_ok=True)  # a corrupt bake is made again
     points, waves = make_bake(model, grid, output_rate, iters, progress=progress)
     if path is not None:

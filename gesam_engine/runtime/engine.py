@@ -192,6 +192,7 @@ class Engine:
 
     def play(self, x: float, y: float, velocity: float = 1.0) -> TriggerInfo:
         """Move and play in one step."""
+        _finite("velocity", velocity)  # refused before the move: a bad play changes nothing
         self.move(x, y)
         return self.trigger(velocity)
 
@@ -230,7 +231,8 @@ class Engine:
         e = self.config.engine
         if e.first_pad_note <= note < e.first_pad_note + len(self._pads):
             return self.trigger_pad(note - e.first_pad_note, velocity / 127)
-        return self.trigger(velocity / 127, float(note - e.root_note))
+        semitones = min(max(float(note - e.root_note), -48.0), 48.0)  # the pitch range ends at 4 octaves
+        return self.trigger(velocity / 127, semitones)
 
     def gain(self, value: float) -> None:
         """Output gain (linear 0..4), ramped over a block."""

@@ -135,7 +135,7 @@ class Generator:
         for k in range(1, self.config.prefetch_points + 1):
             h = self.config.prefetch_horizon_s * k / self.config.prefetch_points
             p = (float(np.clip(x1 + vx * h, 0, 1)), float(np.clip(y1 + vy * h, 0, 1)))
-            if p not in self.cache:
+            if p not in self.cache and p not in out:  # clamped at an edge, several land on one point
                 out.append(p)
         return out
 

@@ -1,0 +1,173 @@
+"""The console against a real started Engine (tiny model, WAV output): every command, usage errors."""
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from gesam_engine.errors import ConfigError
+from gesam_engine.runtime.console import HELP, ConsoleError, run_line
+from gesam_engine.runtime.engine import Engine
+from gesam_engine.runtime.engine_config import serve_config_from_dict
+from gesam_engine.runtime.pads import PadError
+from tests.tiny import tiny_model
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    directory: Path = tmp_path_factory.mktemp("console")
+    config = serve_config_from_dict({"cache": {"bake_grid": 3}, "output": {"blocksize": 512},
+                                     "effects": [{"type": "Gain", "name": "g", "params": {"gain_db": -6.0}}]})
+    e = Engine(tiny_model(0.3), config, output_file=directory / "out.wav", realtime=True,
+               cache_dir=directory / "cache", progress=False).start()
+    yield e
+    e.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s")
+        time.sleep(0.002)
+
+
+def last_trigger(engine: Engine) -> int:
+    return max(engine._triggers, default=0)
+
+
+def test_blank_lines_and_comments_do_nothing(engine: Engine) -> None:
+    before = last_trigger(engine)
+    for line in ("", "   ", "\t", "# trigger", "   # play 0.1 0.1"):
+        assert run_line(engine, line) is None
+    assert last_trigger(engine) == before
+    assert run_line(engine, "move 0.12 0.34  # a comment after a command") == "cursor (0.12, 0.34)"
+
+
+@pytest.mark.parametrize("line", ["quit", "exit", "QUIT", "  exit  # bye"])
+def test_quit_raises_eof(engine: Engine, line: str) -> None:
+    with pytest.raises(EOFError):
+        run_line(engine, line)
+
+
+def test_move_trigger_and_play(engine: Engine) -> None:
+    assert run_line(engine, "move 0.2 0.3") == "cursor (0.2, 0.3)"
+    assert engine.cursor == (0.2, 0.3)
+    assert run_line(engine, "MOVE 5 -1") == "cursor (1.0, 0.0)"  # clamped; commands in any case
+    run_line(engine, "move 0.2 0.3")
+    wait_for(engine.is_ready)
+    before = last_trigger(engine)
+    assert run_line(engine, "trigger") == "played exact (0.2, 0.3)"
+    assert run_line(engine, "trigger 0.5") == "played exact (0.2, 0.3)"
+    assert run_line(engine, "trigger 0.5 -12") == "played exact (0.2, 0.3)"
+    assert last_trigger(engine) == before + 3
+    out = run_line(engine, "play 0.9 0.1 0.8")  # not ready yet: the nearest baked sound
+    assert out is not None and out.startswith("played nearest (0.8333")
+    assert engine.cursor == (0.9, 0.1)
+    wait_for(engine.is_ready)
+    assert run_line(engine, "play 0.9 0.1") == "played exact (0.9, 0.1)"
+    assert last_trigger(engine) == before + 5
+
+
+def test_pads_and_notes(engine: Engine) -> None:
+    assert run_line(engine, "setpad 2 0.1 0.9") == "pad 2 = (0.1, 0.9)"
+    assert engine.pad(2).xy == (0.1, 0.9)
+    before = last_trigger(engine)
+    assert run_line(engine, "pad 2") is None
+    assert run_line(engine, "pad 2 0.3") is None
+    assert engine._triggers[before + 2].xy == (0.1, 0.9)
+    assert run_line(engine, "note 38 100") is None  # pad 2 by note
+    assert engine._triggers[before + 3].xy == (0.1, 0.9)
+    run_line(engine, "move 0.7 0.7")
+    assert run_line(engine, "note 64 90") is None  # a pitched cursor note
+    assert engine._triggers[before + 4].xy == (0.7, 0.7)
+    assert run_line(engine, "note 64 0") is None and last_trigger(engine) == before + 4  # note-off
+    with pytest.raises(PadError, match=r"0\.\.15"):
+        run_line(engine, "pad 16")
+    with pytest.raises(PadError):
+        run_line(engine, "setpad -1 0.5 0.5")
+    with pytest.raises(ConfigError, match=r"0\.\.127"):
+        run_line(engine, "note 200 100")
+
+
+def test_gain_panic_and_fx(engine: Engine) -> None:
+    assert run_line(engine, "gain 0.5") is None
+    wait_for(lambda: engine.renderer.gain == 0.5)
+    assert run_line(engine, "gain 1") is None
+    wait_for(lambda: engine.renderer.gain == 1.0)
+    with pytest.raises(ConfigError, match=r"gain must be in 0\.\.4"):
+        run_line(engine, "gain 9")
+
+    run_line(engine, "play 0.5 0.5")
+    wait_for(lambda: engine.voices.active() > 0)
+    assert run_line(engine, "panic") is None
+    wait_for(lambda: engine.voices.playing() == 0, timeout=0.2)  # all releasing: the sounds are 0.3 s long
+
+    assert run_line(engine, "fx g gain_db -12") is None
+    wait_for(lambda: engine.effects.describe()["g"]["gain_db"] == -12.0)
+    with pytest.raises(ConfigError, match="valid: gain_db"):
+        run_line(engine, "fx g gain 3")
+    with pytest.raises(ConfigError, match="gain_db.* must be a float, got .loud."):  # words pass as text
+        run_line(engine, "fx g gain_db loud")
+    with pytest.raises(ConfigError, match="no effect named 'verb'; effects: g"):
+        run_line(engine, "fx verb room_size 0.5")
+
+
+def test_sleep_uses_the_injected_sleep(engine: Engine) -> None:
+    slept: list[float] = []
+    t0 = time.perf_counter()
+    assert run_line(engine, "sleep 30", sleep=slept.append) is None
+    assert run_line(engine, "sleep 0.25", sleep=slept.append) is None
+    assert slept == [30.0, 0.25] and time.perf_counter() - t0 < 1.0
+
+
+def test_state_metrics_and_help(engine: Engine) -> None:
+    run_line(engine, "move 0.4 0.6")
+    state = json.loads(run_line(engine, "state"))
+    assert state["cursor"] == [0.4, 0.6] and state["output"] == "running"
+    assert set(state) == {"cursor", "ready", "output", "underruns", "pending"}
+    metrics = json.loads(run_line(engine, "metrics"))
+    assert {"trigger_latency_blocks", "cache", "output", "voices_active", "rss_mb"} <= set(metrics)
+    assert metrics["cache"]["pinned"] == 9
+    assert run_line(engine, "help") == HELP
+    assert HELP.startswith("move X Y") and "quit" in HELP
+
+
+USAGE = [
+    ("move", "usage: move X Y"),
+    ("move 1", "usage: move X Y"),
+    ("move 1 2 3", "usage: move X Y"),
+    ("move a b", r"usage: move X Y \(numbers expected, got a b\)"),
+    ("trigger 1 2 3", r"usage: trigger \[VELOCITY\] \[SEMITONES\]"),
+    ("trigger loud", r"usage: trigger \[VELOCITY\] \[SEMITONES\] \(numbers expected"),
+    ("play 0.5", r"usage: play X Y \[VELOCITY\]"),
+    ("play 0.5 0.5 1 2", r"usage: play X Y \[VELOCITY\]"),
+    ("pad", r"usage: pad N \[VELOCITY\]"),
+    ("pad 1 2 3", r"usage: pad N \[VELOCITY\]"),
+    ("pad one", r"usage: pad N \[VELOCITY\] \(integers expected, got one\)"),
+    ("pad 1.5", r"usage: pad N \[VELOCITY\] \(integers expected"),
+    ("pad 1 soft", r"usage: pad N \[VELOCITY\] \(numbers expected, got soft\)"),
+    ("setpad 1 0.5", "usage: setpad N X Y"),
+    ("setpad x 0.5 0.5", r"usage: setpad N X Y \(integers expected"),
+    ("setpad 1 x 0.5", r"usage: setpad N X Y \(numbers expected"),
+    ("note 60", "usage: note NOTE VELOCITY"),
+    ("note 60 loud", r"usage: note NOTE VELOCITY \(integers expected"),
+    ("gain", "usage: gain G"),
+    ("gain 1 2", "usage: gain G"),
+    ("gain up", r"usage: gain G \(numbers expected"),
+    ("fx g gain_db", "usage: fx EFFECT PARAM VALUE"),
+    ("sleep", "usage: sleep SECONDS"),
+    ("sleep soon", r"usage: sleep SECONDS \(numbers expected"),
+    ("jump 1 2", r"unknown command 'jump'; commands: move X Y"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), USAGE)
+def test_usage_errors_raise_console_error_with_the_usage(engine: Engine, line: str, message: str) -> None:
+    cursor, before = engine.cursor, last_trigger(engine)
+    with pytest.raises(ConsoleError, match=message) as info:
+        run_line(engine, line, sleep=lambda s: pytest.fail("slept"))
+    assert isinstance(info.value, ValueError)
+    assert engine.cursor == cursor and last_trigger(engine) == before  # nothing was done

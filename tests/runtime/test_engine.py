@@ -1,0 +1,367 @@
+"""The Engine with a tiny model, a 3x3 built-in bake and a real-time WAV output.
+
+A trigger never waits for the model and is never silent: the nearest ready sound plays until
+the exact one is ready. What the engine plays is checked in the WAV it writes.
+"""
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gesam_engine.coordinates import CoordinateError
+from gesam_engine.errors import ConfigError
+from gesam_engine.runtime.bake import grid_points
+from gesam_engine.runtime.engine import Engine, TriggerInfo
+from gesam_engine.runtime.engine_config import serve_config_from_dict
+from gesam_engine.runtime.pads import PadError
+from gesam_engine.runtime.resample import to_rate
+from tests.tiny import tiny_model
+
+SECONDS = 0.3
+RATE = 48000
+BASE = {"cache": {"bake_grid": 3}, "output": {"blocksize": 512}}
+BAKED = [tuple(map(float, p)) for p in grid_points(3)]
+
+
+def make_engine(directory: Path, **sections: object) -> Engine:
+    config = serve_config_from_dict({**BASE, **sections})
+    return Engine(tiny_model(SECONDS), config, output_file=directory / "out.wav", realtime=True,
+                  cache_dir=directory / "cache", progress=False)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s")
+        time.sleep(0.002)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    e = make_engine(tmp_path_factory.mktemp("engine")).start()
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Engine]:
+    """An engine of its own, for tests that read its WAV (stopped by the test, or here)."""
+    e = make_engine(tmp_path).start()
+    yield e
+    if e.started:
+        e.stop()
+
+
+def ring_out(e: Engine) -> None:
+    """Wait until the triggered voice has started and every voice has finished."""
+    wait_for(lambda: e.voices.active() > 0)
+    wait_for(lambda: e.voices.active() == 0)
+
+
+def _read(e: Engine) -> np.ndarray:
+    assert not e.started
+    audio, rate = sf.read(str(e.output.path), dtype="float32", always_2d=True)
+    assert rate == RATE and audio.shape[1] == 2
+    return audio
+
+
+def _played(e: Engine) -> np.ndarray:
+    """The WAV without the zeros of underruns: only what each callback took from the ring, in order.
+
+    Under CPU load a late block is played as zeros and then played whole one block later; this is
+    the rendered stream, so its content does not depend on the machine's timing.
+    """
+    audio = _read(e)
+    log = e.output.log()
+    assert log.block[0] == 0 and audio.shape[0] == log.stream_frame[-1] + e.blocksize
+    return np.concatenate([audio[s : s + n] for s, n in zip(log.stream_frame, log.ring_frames)])
+
+
+def _regions(x: np.ndarray, gap: int = 2000) -> list[tuple[int, int]]:
+    """[start, end) of the runs of non-zero samples in mono ``x``, merging gaps shorter than ``gap``."""
+    nz = np.flatnonzero(x)
+    if nz.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(nz) > gap)
+    starts = np.concatenate(([nz[0]], nz[breaks + 1]))
+    ends = np.concatenate((nz[breaks], [nz[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _matches(audio: np.ndarray, start: int, sound: np.ndarray, n: int = 2048, step: int = 1) -> float:
+    """Smallest max error between the audio near ``start`` and ``sound`` read every ``step`` samples
+    (a rate of ``step``), over its first ``n`` output samples after the 24-sample fade-in."""
+    ref = sound[24 * step : n * step : step]
+    return min(float(np.abs(audio[start + s + 24 : start + s + n] - ref).max()) for s in range(-8, 9))
+
+
+def _last_loud(x: np.ndarray, level: float = 0.01) -> int:
+    return int(np.flatnonzero(np.abs(x) > level)[-1])
+
+
+# ---- never silent, exact when ready ----------------------------------------------------------
+def test_a_trigger_plays_the_nearest_baked_sound_until_the_exact_one_is_ready(fresh: Engine) -> None:
+    e = fresh
+    assert all(p in e.cache for p in BAKED) and e.cache.stats()["pinned"] == 9
+    assert e.move(0.3, 0.4) == (0.3, 0.4)
+    first = e.trigger()
+    assert not first.exact and first.xy == (0.3, 0.4)
+    assert first.played_xy == pytest.approx((1 / 6, 0.5))  # the nearest of the 3x3 grid
+    assert first.distance == pytest.approx(math.dist((0.3, 0.4), (1 / 6, 0.5)))
+    nearest = e.cache.get(first.played_xy).wave
+    wait_for(e.is_ready)
+    exact_wave = e.cache.get((0.3, 0.4)).wave
+    ring_out(e)  # the first sound has rung out
+    time.sleep(0.1)  # so the two are apart in the WAV
+    second = e.trigger()
+    assert second.exact and second.played_xy == (0.3, 0.4) and second.distance == 0.0
+    assert second.trigger_id == first.trigger_id + 1
+    ring_out(e)
+    time.sleep(0.05)
+    e.stop()
+
+    wav = _read(e)
+    wav_regions = _regions(wav[:, 0])
+    assert len(wav_regions) == 2 and wav[: wav_regions[0][0]].max() == 0.0, wav_regions  # silent before
+    assert all(np.abs(wav[a:b]).max() > 0.1 for a, b in wav_regions)
+    audio = _played(e)
+    regions = _regions(audio[:, 0])
+    assert len(regions) == 2, regions
+    for (start, end), sound in zip(regions, (nearest, exact_wave)):
+        assert abs((end - start) - sound.size) < 100
+        assert _matches(audio[:, 0], start, sound) < 1e-3
+        assert _matches(audio[:, 1], start, sound) < 1e-3  # centred: unity in both channels
+    assert _matches(audio[:, 0], regions[0][0], exact_wave) > 0.01  # and not the other way round
+
+
+@pytest.mark.parametrize(("x", "y"), [(0.0, 0.0), (1.0, 1.0), (0.51, 0.49), (-3.0, 7.0)])
+def test_any_point_plays_something_at_once(engine: Engine, x: float, y: float) -> None:
+    info = engine.play(x, y)
+    assert info.xy == (min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0))  # clamped to the map
+    assert info.played_xy in engine.cache
+    assert info.distance <= min(math.dist(info.xy, p) for p in BAKED) + 1e-12
+
+
+# ---- refused input changes nothing ------------------------------------------------------------
+BAD = [math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_nan_and_inf_are_refused_and_change_nothing(engine: Engine, bad: float) -> None:
+    engine.move(0.25, 0.75)
+    before = engine.trigger()
+    calls: list[Callable[[], object]] = [
+        lambda: engine.move(bad, 0.5), lambda: engine.move(0.5, bad),
+        lambda: engine.play(bad, 0.2), lambda: engine.play(0.2, bad), lambda: engine.play(0.2, 0.2, bad),
+        lambda: engine.trigger(bad), lambda: engine.trigger(1.0, bad),
+        lambda: engine.set_pad(0, bad, 0.5), lambda: engine.trigger_pad(0, bad),
+    ]
+    for call in calls:
+        with pytest.raises(CoordinateError, match="finite"):
+            call()
+        assert engine.cursor == (0.25, 0.75)
+    assert engine.pad(0).xy == (0.125, 0.125)
+    after = engine.trigger()
+    assert after.trigger_id == before.trigger_id + 1  # nothing was played in between
+    with pytest.raises(CoordinateError):
+        engine.render(bad, 0.5)
+    with pytest.raises(CoordinateError):
+        engine.gain(bad)
+
+
+def test_pad_numbers_out_of_range_list_the_range(engine: Engine) -> None:
+    for n in (-1, 16, 99):
+        for call in (lambda: engine.trigger_pad(n), lambda: engine.pad(n), lambda: engine.set_pad(n, 0.5, 0.5)):
+            with pytest.raises(PadError, match=rf"pad must be an integer in 0\.\.15, got {n}"):
+                call()
+    with pytest.raises(PadError, match=r"0\.\.15"):
+        engine.trigger_pad(1.0)  # type: ignore[arg-type]
+    with pytest.raises(PadError, match=r"pitch must be in -48\.\.48"):
+        engine.set_pad(3, 0.5, 0.5, pitch=60)
+    assert engine.pad(3).pitch == 0
+
+
+def test_set_pad_stores_the_point_and_makes_its_sound(engine: Engine) -> None:
+    pad = engine.set_pad(5, 0.91, 0.07, name="rim", pitch=-3, gain=0.5)
+    assert engine.pad(5) == pad and pad.xy == (0.91, 0.07) and pad.name == "rim" and pad.gain == 0.5
+    assert engine.set_pad(6, 2.0, -1.0).xy == (1.0, 0.0)  # clamped
+    wait_for(lambda: engine.is_ready((0.91, 0.07)))
+    info = engine.trigger_pad(5)
+    assert info.xy == (0.91, 0.07) and info.exact
+    assert engine.cursor != (0.91, 0.07)  # pads do not move the cursor
+
+
+def test_note_maps_pad_notes_to_pads_and_others_to_the_cursor(engine: Engine) -> None:
+    engine.move(0.6, 0.35)
+    for note, pad in ((36, 0), (37, 1), (51, 15)):
+        info = engine.note(note, 100)
+        assert isinstance(info, TriggerInfo) and info.xy == engine.pad(pad).xy
+    for note in (35, 52, 60, 72, 12, 108, 0, 127):  # pitched from root_note 60, clamped to -48..+48 semitones
+        info = engine.note(note, 127)
+        assert info is not None and info.xy == (0.6, 0.35)
+    last = engine.note(60, 1)
+    assert engine.note(40, 0) is None and engine.note(60, 0) is None  # note-off: nothing played
+    assert engine.note(60, 64).trigger_id == last.trigger_id + 1
+    for note, velocity in ((128, 100), (-1, 100), (60, 128), (60, -1)):
+        with pytest.raises(ConfigError, match=r"0\.\.127"):
+            engine.note(note, velocity)
+    with pytest.raises(ConfigError):
+        engine.note(60.0, 100)  # type: ignore[arg-type]
+
+
+def test_a_pitched_note_plays_an_octave_up(fresh: Engine) -> None:
+    e = fresh
+    e.move(0.5, 0.5)  # a baked point: exact at once
+    root = e.note(60, 127)
+    assert root.exact
+    ring_out(e)
+    time.sleep(0.1)
+    e.note(72, 127)  # an octave up: twice the rate, half the length
+    ring_out(e)
+    time.sleep(0.05)
+    e.stop()
+    sound = e.cache.get((0.5, 0.5)).wave
+    audio = _played(e)[:, 0]
+    (s1, _), (s2, _) = _regions(audio)
+    assert _matches(audio, s1, sound) < 1e-3
+    assert abs((_last_loud(audio[s1:s2]) - _last_loud(sound))) < 600
+    assert abs(_last_loud(audio[s2:]) - _last_loud(sound) / 2) < 600
+    assert _matches(audio, s2, sound, n=1024, step=2) < 1e-3  # output sample k is sound[2k]
+    assert _matches(audio, s2, sound, n=1024) > 0.01
+
+
+def test_gain_out_of_range_raises(engine: Engine) -> None:
+    for bad in (-0.1, 4.01, 100):
+        with pytest.raises(ConfigError, match=r"gain must be in 0\.\.4"):
+            engine.gain(bad)
+    engine.gain(0.5)
+    engine.gain(1.0)
+    engine.panic()
+
+
+def test_render_returns_the_exact_sound(engine: Engine) -> None:
+    wave = engine.render(0.71, 0.29)
+    model = engine.model
+    expected = to_rate(model.render(np.array([(0.71, 0.29)]), iters=engine.config.generator.griffin_lim_iters)[0],
+                       model.sample_rate, RATE)
+    assert wave.dtype == np.float32 and wave.shape == expected.shape
+    np.testing.assert_allclose(wave, expected, atol=1e-4)
+    assert engine.is_ready((0.71, 0.29))
+    assert engine.render(0.71, 0.29) is wave  # from the cache now
+    np.testing.assert_array_equal(engine.render(9.0, 0.5), engine.render(1.0, 0.5))  # clamped
+
+
+def test_set_effect_without_effects_raises(engine: Engine) -> None:
+    with pytest.raises(ConfigError, match=r"no effects are configured; add \[\[effects\]\]"):
+        engine.set_effect("g", "gain_db", -12.0)
+
+
+def test_set_effect_with_an_effects_chain(tmp_path: Path) -> None:
+    e = make_engine(tmp_path, effects=[{"type": "Gain", "name": "g", "params": {"gain_db": -6.0}}]).start()
+    try:
+        assert e.effects is not None and e.effects.describe()["g"]["gain_db"] == -6.0
+        e.set_effect("g", "gain_db", -12)
+        wait_for(lambda: e.effects.describe()["g"]["gain_db"] == -12.0)  # applied between two blocks
+        with pytest.raises(ConfigError, match=r"has no parameter 'gain_dB'; valid: gain_db") as info:
+            e.set_effect("g", "gain_dB", -3.0)
+        assert "gain_db" in str(info.value)
+        with pytest.raises(ConfigError, match=r"no effect named 'reverb'; effects: g"):
+            e.set_effect("reverb", "room_size", 0.5)
+        with pytest.raises(ConfigError, match="finite"):
+            e.set_effect("g", "gain_db", math.nan)
+        time.sleep(0.05)
+        assert e.effects.describe()["g"]["gain_db"] == -12.0 and e.metrics()["render"]["effect_errors"] == 0
+    finally:
+        e.stop()
+
+
+# ---- choke groups through pads -----------------------------------------------------------------
+def test_a_pad_chokes_the_other_pad_of_its_group(fresh: Engine) -> None:
+    e = fresh
+    e.set_pad(0, 0.5, 0.5, choke=1)  # baked: ready at once
+    e.set_pad(1, 5 / 6, 5 / 6, choke=1, gain=0.0)  # silent, so only its choke is heard
+    sound = e.cache.get((0.5, 0.5)).wave
+    assert _last_loud(sound) > 0.25 * RATE  # unchoked, it would still be loud after 0.25 s
+    assert e.trigger_pad(0).exact
+    wait_for(lambda: e.metrics()["trigger_latency_blocks"]["count"] == 1)  # pad 0 is being heard
+    time.sleep(0.05)
+    assert e.trigger_pad(1).exact
+    time.sleep(0.3)  # pad 1 plays on, silently
+    e.stop()
+    audio = _played(e)[:, 0]
+    ((start, end),) = _regions(audio)
+    assert _matches(audio, start, sound, n=1024) < 1e-3
+    # choked ~50 ms in (plus scheduling and the 5 ms release), long before the sound's end
+    assert 1024 < end - start < 0.2 * RATE, (end - start) / RATE
+
+
+# ---- metrics and state -------------------------------------------------------------------------
+def test_metrics_count_every_delivered_trigger(engine: Engine) -> None:
+    time.sleep(0.05)  # earlier triggers have been played
+    before = engine.metrics()["trigger_latency_blocks"]["count"]
+    stop = threading.Event()
+    polled: list[dict] = []
+
+    def poll() -> None:  # a metrics thread asking all the time, also while triggers are in flight
+        while not stop.is_set():
+            polled.append(engine.metrics())
+            time.sleep(0.0005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        for _ in range(12):
+            engine.trigger(0.5)
+            time.sleep(0.013)
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        poller.join()
+    m = engine.metrics()
+    lat = m["trigger_latency_blocks"]
+    assert lat["count"] >= before + 12 and len(polled) > 50
+    assert lat["median"] <= 2.0, lat
+    assert m["trigger_latency_ms"]["count"] == lat["count"]
+    assert m["trigger_latency_ms"]["median"] <= 2 * m["block_ms"] + 5
+    assert m["block_ms"] == pytest.approx(1000 * 512 / RATE)
+    for key in ("entries", "pinned", "bytes", "max_bytes", "hits", "misses", "evictions"):
+        assert key in m["cache"]
+    assert m["cache"]["pinned"] == 9 and m["cache"]["hits"] > 0
+    assert isinstance(m["voices_active"], int) and m["voices_active"] >= 0
+    assert m["output"]["state"] == "running" and m["output"]["blocks"] > 0
+    assert m["rss_mb"] > 10
+    assert m["generator_errors"] == 0 and m["render"]["dropped"] == 0 and m["render"]["rejected"] == 0
+
+
+def test_state_shape(engine: Engine) -> None:
+    engine.move(0.44, 0.66)
+    state = engine.state()
+    assert set(state) == {"cursor", "ready", "output", "underruns", "pending"}
+    assert state["cursor"] == (0.44, 0.66) and isinstance(state["ready"], bool)
+    assert state["output"] == "running" and isinstance(state["underruns"], int) and isinstance(state["pending"], int)
+    wait_for(engine.is_ready)
+    assert engine.state()["ready"] is True and engine.state()["pending"] == 0
+
+
+def test_listeners_hear_ready_and_a_broken_listener_is_counted(engine: Engine) -> None:
+    events: list[tuple[str, dict]] = []
+    engine.add_listener(lambda event, data: events.append((event, data)))
+
+    def broken(event: str, data: dict) -> None:
+        raise RuntimeError("listener bug")
+
+    engine.add_listener(broken)
+    errors = engine.errors
+    engine.move(0.13, 0.87)
+    wait_for(lambda: any(d.get("xy") == (0.13, 0.87) for _, d in events))
+    event, data = next((ev, d) for ev, d in events if d.get("xy") == (0.13, 0.87))
+    assert event == "ready" and data["slot"] == "cursor" and data["ms"] >= 0
+    assert engine.errors > errors
+    engine._listeners.clear()
