@@ -121,6 +121,8 @@ def main() -> int:
     }
     for bs in (128, 256):  # latency: 20 triggers/s, no generation load
         result[f"latency_block_{bs}"] = run_session(model, bs, args.latency_seconds, 20.0, 0.0, cache)
+    # generation to ready with a light hand: a new point every 0.5 s, a trigger every 0.5 s
+    result["ready_block_256"] = run_session(model, 256, args.latency_seconds * 2, 2.0, 2.0, cache, seed=2)
     # load: 50 triggers/s while the cursor jumps to a new point 5 times a second (each one generated)
     result["load_block_256"] = run_session(model, 256, args.load_seconds, 50.0, 5.0, cache, seed=1)
     result["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -131,8 +133,9 @@ def main() -> int:
         lb, lm = r["trigger_latency_blocks"], r["trigger_latency_ms"]
         print(f"{key:<20} triggers {r['triggers']:5d}  latency median {lb['median']:.2f} blocks ({lm['median']:.2f} ms) "
               f"p99 {lb['p99']:.2f} blocks ({lm['p99']:.2f} ms)  underruns {r['underruns']}  margin {r['render_margin_ms']:.2f} ms")
-    g = result["load_block_256"]["generation_ready_ms"]
-    print(f"generation to ready (new points, CPU): median {g['median']:.1f} ms, p99 {g['p99']:.1f} ms over {g['count']}")
+    for key in ("ready_block_256", "load_block_256"):
+        g = result[key]["generation_ready_ms"]
+        print(f"generation to ready, {key}: median {g['median']:.1f} ms, p99 {g['p99']:.1f} ms over {g['count']} new points")
     print(f"RSS: engine {result['load_block_256']['engine_rss_mb']:.0f} MB, audio process {result['load_block_256']['audio_process_rss_mb']:.0f} MB")
     print(f"written to {args.out}")
     return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 DEFAULT_MODELS = (Path("models/default"), Path("build/demo/model"))
 
@@ -40,6 +42,18 @@ def find_model(given: Path | None) -> Path:
     )
 
 
+def _report_underruns(engine: object, say: Callable[..., None], every_s: float = 2.0) -> None:
+    """Print a line whenever the output counted new underruns (at most one line per ``every_s``)."""
+    seen = 0
+    while getattr(engine, "started", False):
+        time.sleep(every_s)
+        count = engine.output.underruns  # type: ignore[attr-defined]
+        if count > seen:
+            margin = engine.renderer.margin_s * 1000  # type: ignore[attr-defined]
+            say(f"[output] {count - seen} underrun(s) (total {count}); render margin now {margin:.2f} ms")
+            seen = count
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Start the engine, print where it plays, then take console commands until quit or --duration."""
     from gesam_engine.errors import GesamError
@@ -61,6 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
     engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event == "output" else None)
     engine.start()
+    threading.Thread(target=_report_underruns, args=(engine, say), name="gesam-underrun-report", daemon=True).start()
     say(f"gesam engine: model {model_dir} on {model.device}; {engine.output.message}")
     say(f"type commands ({HELP}); Ctrl-D or quit to stop")
     deadline = None if args.duration is None else time.monotonic() + args.duration

@@ -2,7 +2,7 @@
 to play without an OSC or MIDI controller, and to script a bounce.
 
 Commands: move X Y | trigger [VEL] [SEMITONES] | play X Y [VEL] | pad N [VEL] | setpad N X Y |
-note NOTE VEL | gain G | panic | fx EFFECT PARAM VALUE | sleep SECONDS | state | metrics | quit
+note NOTE VEL | gain G | panic | fx EFFECT PARAM VALUE | reopen | sleep SECONDS | state | metrics | quit
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ def run_line(engine: Any, line: str, sleep: Callable[[float], None] = time.sleep
             pass
         engine.set_effect(args[0], args[1], value)
         return None
+    if cmd == "reopen":
+        return "output playing" if engine.reopen_output() else "output not available yet (retrying in the background)"
     if cmd == "sleep":
         sleep(_floats(args, 1, 1, "sleep SECONDS")[0])
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import gc
 import itertools
 import math
 import resource
@@ -112,6 +113,7 @@ class Engine:
         self.generator.start()
         self.renderer.start()
         self.output.open()
+        gc.freeze()  # start-up objects (model, bake) leave the collector's view: shorter pauses while playing
         self.started = True
         self.gain(c.engine.gain)
         return self

@@ -171,3 +171,7 @@ def test_usage_errors_raise_console_error_with_the_usage(engine: Engine, line: s
         run_line(engine, line, sleep=lambda s: pytest.fail("slept"))
     assert isinstance(info.value, ValueError)
     assert engine.cursor == cursor and last_trigger(engine) == before  # nothing was done
+
+
+def test_reopen_reports_the_output(engine: Engine) -> None:
+    assert run_line(engine, "reopen") == "output playing"  # a file output is always there
