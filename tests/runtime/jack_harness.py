@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from typing import Iterator
 
 import numpy as np
 import pytest
+
+from tests.waiting import wait_until  # noqa: F401  (re-exported for the e2e tests)
 
 
 def jack_available() -> bool:
@@ -84,16 +85,6 @@ class Recorder:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 @pytest.fixture()

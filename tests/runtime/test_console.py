@@ -13,6 +13,7 @@ from gesam_engine.runtime.engine import Engine
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError
 from tests.tiny import tiny_model
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +26,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     yield e
     e.stop()
 
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        time.sleep(0.002)
 
 
 def last_trigger(engine: Engine) -> int:

@@ -22,6 +22,7 @@ from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError
 from gesam_engine.runtime.resample import to_rate
 from tests.tiny import tiny_model
+from tests.waiting import wait_for
 
 SECONDS = 0.3
 RATE = 48000
@@ -34,13 +35,6 @@ def make_engine(directory: Path, **sections: object) -> Engine:
     return Engine(tiny_model(SECONDS), config, output_file=directory / "out.wav", realtime=True,
                   cache_dir=directory / "cache", progress=False)
 
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        time.sleep(0.002)
 
 
 @pytest.fixture(scope="module")

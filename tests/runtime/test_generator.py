@@ -13,6 +13,7 @@ from gesam_engine.runtime.generator import Generator, GeneratorConfig
 from gesam_engine.runtime.resample import to_rate
 from gesam_engine.runtime.sound_cache import SoundCache
 from tests.tiny import tiny_model
+from tests.waiting import wait_for
 
 RATE = 48000
 ITERS = 4
@@ -35,13 +36,6 @@ class Ready:
             self.calls.append((slot, xy, ms))
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
-        time.sleep(0.002)
-
 
 @pytest.fixture
 def started(model: GesamModel) -> Iterator[tuple[Generator, Ready]]:
@@ -58,7 +52,7 @@ def test_request_makes_the_point_ready_and_reports_it(started: tuple[Generator, 
     xy = (0.3, 0.7)
     assert xy not in gen.cache
     gen.request("pad3", xy)
-    _wait(lambda: len(ready.calls) == 1)
+    wait_for(lambda: len(ready.calls) == 1)
     slot, got, ms = ready.calls[0]
     assert slot == "pad3" and got == xy and 0 < ms < 10_000
     sound = gen.cache.get(xy)
@@ -77,8 +71,8 @@ def test_a_burst_for_one_slot_ends_with_the_last_point_and_few_generations(start
     for xy in points:
         gen.request("cursor", xy)
     last = points[-1]
-    _wait(lambda: last in gen.cache)
-    _wait(lambda: gen.pending() == 0)
+    wait_for(lambda: last in gen.cache)
+    wait_for(lambda: gen.pending() == 0)
     assert gen.generated <= 5, gen.generated  # coalesced: newest request per slot wins
     assert sum(xy in gen.cache for xy in points) == gen.generated
     assert ready.calls[-1][:2] == ("cursor", last)
@@ -92,7 +86,7 @@ def test_slots_do_not_coalesce_with_each_other(started: tuple[Generator, Ready])
         gen.request("pad1", (0.8, 0.8))
         gen.request("pad0", (0.25, 0.2))
         assert gen.pending() == 2
-    _wait(lambda: len(ready.calls) == 2)
+    wait_for(lambda: len(ready.calls) == 2)
     assert sorted(c[:2] for c in ready.calls) == [("pad0", (0.25, 0.2)), ("pad1", (0.8, 0.8))]
     assert (0.2, 0.2) not in gen.cache and gen.generated == 2
 
@@ -155,7 +149,7 @@ def test_the_idle_thread_prefetches_ahead_of_a_moving_cursor(model: GesamModel) 
     gen.start()
     try:
         _moving(gen, [(0.20, 0.6), (0.22, 0.6), (0.24, 0.6)])
-        _wait(lambda: gen.prefetched >= 2)
+        wait_for(lambda: gen.prefetched >= 2)
         ahead = [e.xy for e in gen.cache._entries.values()]
         assert ahead and all(x > 0.24 and y == pytest.approx(0.6) for x, y in ahead)
         assert gen.generated == 0 and gen.errors == 0
@@ -172,7 +166,7 @@ def test_the_thread_survives_model_errors(started: tuple[Generator, Ready], mode
 
     monkeypatch.setattr(model, "render", broken)  # the one patch here: a model that fails
     gen.request("cursor", (0.5, 0.1))
-    _wait(lambda: gen.errors == 1)
+    wait_for(lambda: gen.errors == 1)
     future = gen.render((0.5, 0.2))
     with pytest.raises(RuntimeError, match="simulated"):
         future.result(timeout=10)
@@ -182,7 +176,7 @@ def test_the_thread_survives_model_errors(started: tuple[Generator, Ready], mode
 
     monkeypatch.undo()
     gen.request("cursor", (0.5, 0.1))
-    _wait(lambda: len(ready.calls) == 1)
+    wait_for(lambda: len(ready.calls) == 1)
     assert ready.calls[0][:2] == ("cursor", (0.5, 0.1)) and (0.5, 0.1) in gen.cache
     assert gen.render((0.5, 0.2)).result(timeout=10).shape[0] > 0
     assert gen.errors == 2 and gen.generated == 2

@@ -22,7 +22,8 @@ PERIOD = 1024
 
 def _engine(tmp_path: Path, effects: list[dict] | None = None) -> Engine:
     config = serve_config_from_dict({
-        "output": {"blocksize": PERIOD, "sample_rate": 48000, "reopen_interval_s": 0.5},
+        # a wide render margin: these tests check what is played; latency and underruns are benchmarked
+        "output": {"blocksize": PERIOD, "sample_rate": 48000, "reopen_interval_s": 0.5, "render_margin_ms": 8.0},
         "cache": {"bake_grid": 3},
         "voices": {"fade_in_ms": 0.0},
         "effects": effects or [],
