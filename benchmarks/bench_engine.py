@@ -78,9 +78,12 @@ def run_session(model: Any, blocksize: int, seconds: float, trigger_hz: float, m
         time.sleep(1.0)
         start_underruns = engine.output.underruns
         t0 = time.perf_counter()
-        next_trigger, next_move, triggers = t0, t0, 0
+        next_trigger, next_move, next_collect, triggers = t0, t0, t0 + 1.0, 0
         while time.perf_counter() - t0 < seconds:
             now = time.perf_counter()
+            if now >= next_collect:  # collect latencies before the callback's timing log wraps
+                engine.metrics()
+                next_collect += 1.0
             if move_hz and now >= next_move:
                 engine.move(rng.random(), rng.random())
                 next_move += 1.0 / move_hz
