@@ -91,6 +91,7 @@ class Engine:
                                  underruns=lambda: self.output.underruns)
         self._lock = threading.Lock()
         self._cursor = (0.5, 0.5)
+        self._bend = 0.0
         self._pads = default_pads(self.config.engine.pads)
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
@@ -186,11 +187,20 @@ class Engine:
         return info
 
     def trigger(self, velocity: float = 1.0, semitones: float = 0.0) -> TriggerInfo:
-        """Play the cursor's sound now (the nearest ready one until the exact point is ready)."""
+        """Play the cursor's sound now (the nearest ready one until the exact point is ready),
+        ``semitones`` plus the pitch bend away from its pitch."""
         semitones = _finite("pitch", semitones)
         if not -48 <= semitones <= 48:
             raise ConfigError(f"pitch must be in -48..48 semitones, got {semitones}")
-        return self._play(self._cursor, velocity, 2.0 ** (semitones / 12.0), 1.0, -1)
+        total = min(max(semitones + self._bend, -48.0), 48.0)
+        return self._play(self._cursor, velocity, 2.0 ** (total / 12.0), 1.0, -1)
+
+    def bend(self, semitones: float) -> None:
+        """Pitch bend for cursor play, in semitones (-48..48); pads keep their own pitch."""
+        value = _finite("pitch bend", semitones)
+        if not -48 <= value <= 48:
+            raise ConfigError(f"pitch bend must be in -48..48 semitones, got {semitones}")
+        self._bend = value
 
     def play(self, x: float, y: float, velocity: float = 1.0) -> TriggerInfo:
         """Move and play in one step."""

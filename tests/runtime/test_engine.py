@@ -359,3 +359,17 @@ def test_listeners_hear_ready_and_a_broken_listener_is_counted(engine: Engine) -
     assert event == "ready" and data["slot"] == "cursor" and data["ms"] >= 0
     assert engine.errors > errors
     engine._listeners.clear()
+
+
+def test_pitch_bend_pitches_cursor_play_and_is_checked(engine: Engine) -> None:
+    with pytest.raises(ConfigError, match="-48..48"):
+        engine.bend(60.0)
+    with pytest.raises(CoordinateError):
+        engine.bend(float("nan"))
+    engine.bend(12.0)
+    try:
+        engine.trigger(1.0)
+        # the voice pool's playback rate is the pitch (private, but it is the thing under test)
+        wait_for(lambda: bool(np.isclose(engine.voices._rate, 2.0).any()))
+    finally:
+        engine.bend(0.0)
