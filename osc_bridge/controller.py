@@ -1,0 +1,109 @@
+"""Carries out bridge commands on the engine and says what to answer.
+
+The engine arrives as an object (duck-typed: ``gesam_engine.runtime.engine.Engine``), so the
+bridge never imports the runtime or torch. Errors from the engine (GesamError) propagate to
+the caller, which answers them on ``/gesam/error``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from gesam_engine.errors import GesamError
+from osc_bridge.commands import (
+    Command, FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
+    Trigger,
+)
+
+Reply = tuple[str, list[Any]]  # (OSC address, arguments)
+
+
+class BridgeError(GesamError, ValueError):
+    """A command the bridge refuses (bad render path, no kit loader, ...)."""
+
+
+class Controller:
+    """Executes commands on ``engine``; ``render_dir`` is the only place /gesam/render may write."""
+
+    def __init__(self, engine: Any, render_dir: Path = Path("renders"),
+                 on_learn: Callable[[str], None] | None = None,
+                 on_program: Callable[[int], list[Reply]] | None = None) -> None:
+        self.engine = engine
+        self.render_dir = Path(render_dir)
+        self.on_learn = on_learn
+        self.on_program = on_program
+
+    def render_path(self, path: str) -> Path:
+        """``path`` resolved inside ``render_dir``; escapes ('..', absolute paths) are refused."""
+        if not path or "\0" in path:
+            raise BridgeError("render path must be a non-empty file name")
+        p = Path(path)
+        if p.is_absolute() or ".." in p.parts:
+            raise BridgeError(f"render path {path!r} must stay inside the render folder {self.render_dir}")
+        if p.suffix.lower() != ".wav":
+            p = p.with_suffix(p.suffix + ".wav") if p.suffix else p.with_suffix(".wav")
+        return self.render_dir / p
+
+    def execute(self, cmd: Command) -> list[Reply]:
+        """Carry out ``cmd``; the replies to send back (may be empty). Raises GesamError on refusal."""
+        e = self.engine
+        if isinstance(cmd, Move):
+            x, y = e.move(cmd.x, cmd.y)
+            return [("/gesam/state/xy", [x, y])]
+        if isinstance(cmd, Trigger):
+            e.trigger(cmd.velocity)
+            return []
+        if isinstance(cmd, Play):
+            e.play(cmd.x, cmd.y, cmd.velocity)
+            x, y = e.cursor
+            return [("/gesam/state/xy", [x, y])]
+        if isinstance(cmd, PadXY):
+            pad = e.set_pad(cmd.pad, cmd.x, cmd.y)
+            return [(f"/gesam/state/pad/{cmd.pad}/xy", [pad.x, pad.y])]
+        if isinstance(cmd, PadTrigger):
+            e.trigger_pad(cmd.pad, cmd.velocity)
+            return []
+        if isinstance(cmd, Note):
+            e.note(cmd.note, cmd.velocity)
+            return []
+        if isinstance(cmd, PitchBend):
+            e.bend(cmd.semitones)
+            return []
+        if isinstance(cmd, FxParam):
+            e.set_effect(cmd.effect, cmd.param, cmd.value)
+            return []
+        if isinstance(cmd, Gain):
+            e.gain(cmd.value)
+            return []
+        if isinstance(cmd, Panic):
+            e.panic()
+            return []
+        if isinstance(cmd, Ping):
+            return [("/gesam/pong", [])]
+        if isinstance(cmd, Render):
+            return self._render(cmd)
+        if isinstance(cmd, Learn):
+            if self.on_learn is None:
+                raise BridgeError("MIDI learn needs a MIDI input; start the engine with MIDI enabled")
+            self.on_learn(cmd.target)
+            return [("/gesam/state/learn", [cmd.target])]
+        if isinstance(cmd, ProgramChange):
+            if self.on_program is None:
+                raise BridgeError("no kits are available to load")
+            return self.on_program(cmd.program)
+        raise BridgeError(f"not a command: {type(cmd).__name__}")
+
+    def _render(self, cmd: Render) -> list[Reply]:
+        import soundfile as sf
+
+        path = self.render_path(cmd.path)
+        wave = np.asarray(self.engine.render(cmd.x, cmd.y), dtype=np.float32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        sf.write(str(tmp), wave, int(self.engine.sample_rate), subtype="PCM_24", format="WAV")
+        os.replace(tmp, path)
+        return [("/gesam/state/render", [str(path)])]
