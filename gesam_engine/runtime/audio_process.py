@@ -103,7 +103,8 @@ def _child_main(name: str, capacity: int, channels: int, device: str, rate: int,
                                  dtype="float32", callback=shared.callback(), latency="low")
         stream.start()
     except Exception as exc:
-        shared.set_message(f"cannot open audio output {device or '(default)'}: {exc}")
+        shared.set_message(f"cannot open audio output {device or '(default)'}: {exc} "
+                           "(see `gesam devices`, choose one with --device, or bounce with --output file.wav)")
         control[STATE] = FAILED
         os._exit(2)
     shared.set_message(f"playing on {stream.device!r} at {int(stream.samplerate)} Hz, block {blocksize}, "
@@ -190,7 +191,7 @@ class AudioOutput:
                 proc.join(timeout=2)
 
     def _watchdog(self) -> None:
-        last_beat, last_change, last_try = -1, time.monotonic(), 0.0
+        last_beat, last_change, last_try, retrying = -1, time.monotonic(), 0.0, False
         while not self._closing:
             time.sleep(0.1)
             state = self.state
@@ -212,14 +213,18 @@ class AudioOutput:
                 self._reap()
                 if self.on_change is not None:
                     self.on_change("lost", self.message)
+            if state == "running":
+                retrying = False
             if state in ("lost", "failed") and self.auto_reopen and now - last_try >= self.reopen_interval_s:
                 last_try = now
+                reason = self.message
                 with self._lock:
                     if self._closing:
                         return
                     self._spawn()
-                if self.on_change is not None:
-                    self.on_change("reopening", self.message)
+                if self.on_change is not None and not retrying:  # once per outage, not every attempt
+                    self.on_change("retrying", f"{reason}; trying again every {self.reopen_interval_s:g} s")
+                retrying = True
 
     def next_callback(self) -> float | None:
         """Predicted perf_counter time of the next callback (None before the stream plays)."""
