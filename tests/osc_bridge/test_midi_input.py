@@ -1,0 +1,196 @@
+"""MidiInput on real MIDI systems: JACK virtual ports on a dummy jackd, and the real failures
+of backends this machine lacks (no ALSA sequencer, no JACK server)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any
+
+import mido
+import pytest
+
+from gesam_engine.errors import ConfigError, GesamError
+from osc_bridge.commands import Command, Move, Note, PitchBend, ProgramChange
+from osc_bridge.midi_input import BACKENDS, MidiInput, MidiUnavailable, resolve_backend
+from osc_bridge.midi_map import MidiMapping
+from tests.runtime.jack_harness import jack_server  # noqa: F401  (the fixture)
+from tests.waiting import wait_for
+
+JACK = BACKENDS["jack"]
+
+
+class Recorder:
+    """An execute callable that keeps what it was given (thread-safe)."""
+
+    def __init__(self, fail: Any = None) -> None:
+        self.commands: list[Command] = []
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def __call__(self, cmd: Command) -> list[Any]:
+        if self.fail is not None and self.fail(cmd):
+            raise GesamError(f"refused {cmd}")
+        with self.lock:
+            self.commands.append(cmd)
+        return []
+
+    def got(self, n: int) -> bool:
+        with self.lock:
+            return len(self.commands) >= n
+
+
+def sender(name_part: str = "gesam_in") -> mido.ports.BaseOutput:
+    """A mido output on the JACK backend connected to the port whose name contains ``name_part``."""
+    backend = mido.Backend(JACK, load=True, use_environ=False)
+    names = [n for n in backend.get_output_names() if name_part in n]
+    assert len(names) == 1, f"expected one port containing {name_part!r}, got {backend.get_output_names()}"
+    return backend.open_output(names[0])
+
+
+# -- without a MIDI system: names and real failures ------------------------------------------------
+
+def test_backend_names_resolve(monkeypatch) -> None:
+    monkeypatch.delenv("MIDO_BACKEND", raising=False)
+    assert resolve_backend(None) == "mido.backends.rtmidi"
+    assert resolve_backend("jack") == JACK and resolve_backend("ALSA") == BACKENDS["alsa"]
+    assert resolve_backend("mido.backends.portmidi") == "mido.backends.portmidi"
+    monkeypatch.setenv("MIDO_BACKEND", "jack")
+    assert resolve_backend(None) == JACK
+    assert resolve_backend("alsa") == BACKENDS["alsa"]  # an explicit name beats the environment
+
+
+def test_unknown_backend_lists_the_valid_ones(monkeypatch) -> None:
+    with pytest.raises(MidiUnavailable, match="unknown MIDI backend 'jak': valid names are alsa, jack, coremidi, "
+                                              "windows or a mido backend module such as mido.backends.rtmidi/UNIX_JACK"):
+        MidiInput(Recorder(), backend="jak")
+    monkeypatch.setenv("MIDO_BACKEND", "nonsense")
+    with pytest.raises(MidiUnavailable, match="unknown MIDO_BACKEND 'nonsense'"):
+        MidiInput(Recorder())
+
+
+def test_nothing_to_open_is_refused() -> None:
+    with pytest.raises(ConfigError, match="virtual port name or at least one port"):
+        MidiInput(Recorder(), virtual_name=None)
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="this machine has an ALSA sequencer")
+def test_alsa_without_a_sequencer_is_one_clear_error(capfd) -> None:
+    midi = MidiInput(Recorder(), backend="alsa")
+    with pytest.raises(MidiUnavailable) as info:
+        midi.start()
+    message = str(info.value)
+    assert message == ("MIDI backend 'alsa' (mido.backends.rtmidi/LINUX_ALSA) cannot start: there is no ALSA "
+                       "sequencer (/dev/snd/seq does not exist; load the snd-seq kernel module); choose another "
+                       "backend with --midi-backend jack (or MIDO_BACKEND), or play without MIDI.")
+    assert "snd_seq_hw_open" in info.value.detail  # alsa-lib's own complaint, kept off the terminal
+    out, err = capfd.readouterr()
+    assert "ALSA lib" not in err and "ALSA lib" not in out
+    assert not midi.running
+    midi.close()  # closing a MidiInput that never started is fine
+
+
+def test_jack_without_a_server_is_one_clear_error(monkeypatch, capfd) -> None:
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", f"gesam-absent-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    with pytest.raises(MidiUnavailable, match=r"^MIDI backend 'jack' \(mido.backends.rtmidi/UNIX_JACK\) cannot start: "
+                                              r"no JACK server is running \(server 'gesam-absent-\w+'; start jackd "
+                                              r"first\); choose another backend with --midi-backend alsa"):
+        MidiInput(Recorder(), backend="jack").start()
+    assert "Cannot connect to server" not in capfd.readouterr().err
+
+
+# -- JACK: real virtual ports on a dummy server -----------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_ccs_notes_bend_and_programs_arrive_in_order(jack_server) -> None:  # noqa: F811
+    got = Recorder()
+    with MidiInput(got, backend="jack") as midi:
+        assert midi.port_names == ["gesam_in"]
+        out = sender()
+        try:
+            out.send(mido.Message("control_change", control=16, value=127))
+            out.send(mido.Message("control_change", control=17, value=0))
+            out.send(mido.Message("control_change", control=48, value=127))  # 14-bit refinement of x
+            out.send(mido.Message("control_change", control=7, value=50))  # not mapped: nothing
+            out.send(mido.Message("note_on", note=36, velocity=100, channel=9))
+            out.send(mido.Message("note_on", note=36, velocity=0, channel=9))  # off: nothing
+            out.send(mido.Message("note_on", note=62, velocity=20))
+            out.send(mido.Message("pitchwheel", pitch=-8192))
+            out.send(mido.Message("program_change", program=3))
+            wait_for(lambda: got.got(7), timeout=10)
+        finally:
+            out.close()
+        stats = midi.stats()
+    assert got.commands == [Move(1.0, 0.5), Move(1.0, 0.0), Move(1.0, 0.0), Note(36, 100), Note(62, 20),
+                            PitchBend(-2.0), ProgramChange(3)]
+    assert stats["received"] == 9 and stats["commands"] == 7 and stats["ignored"] == 2 and stats["errors"] == 0
+    assert stats["latency_ms"]["count"] == 7 and 0 <= stats["latency_ms"]["median"] < 1000
+    assert not midi.running and midi.port_names == []
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_failing_execute_does_not_stop_midi(jack_server) -> None:  # noqa: F811
+    got = Recorder(fail=lambda cmd: isinstance(cmd, Note) and cmd.note == 40)
+    midi = MidiInput(got, backend=JACK).start()
+    out = sender()
+    try:
+        for note in (38, 40, 42, 40, 44):
+            out.send(mido.Message("note_on", note=note, velocity=90))
+        wait_for(lambda: got.got(3) and midi.errors == 2, timeout=10)
+        out.send(mido.Message("control_change", control=17, value=127))
+        wait_for(lambda: got.got(4), timeout=10)
+    finally:
+        out.close()
+        midi.close()
+    assert got.commands == [Note(38, 90), Note(42, 90), Note(44, 90), Move(0.5, 1.0)]
+    stats = midi.stats()
+    assert stats["errors"] == 2 and stats["commands"] == 4
+    assert stats["last_error"].startswith("GesamError: refused Note(note=40, velocity=90)")
+    midi.close()  # twice is fine
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_learn_over_midi_then_save(jack_server, tmp_path) -> None:  # noqa: F811
+    got = Recorder()
+    learned: list[MidiMapping] = []
+    midi = MidiInput(got, MidiMapping(channel=1), backend="jack", on_learned=learned.append).start()
+    out = sender()
+    try:
+        midi.learn("x")
+        out.send(mido.Message("control_change", control=1, value=0, channel=5))  # other channel: not learned
+        out.send(mido.Message("control_change", control=1, value=127, channel=0))
+        wait_for(lambda: got.got(1), timeout=10)
+        out.send(mido.Message("control_change", control=16, value=0))  # the old x controller: nothing
+        out.send(mido.Message("control_change", control=33, value=127))  # the learned LSB refines x
+        wait_for(lambda: got.got(2), timeout=10)
+    finally:
+        out.close()
+        midi.close()
+    assert got.commands == [Move(1.0, 0.5), Move(16383 / 16383, 0.5)]
+    assert (midi.mapping.x_cc, midi.mapping.x_cc_lsb) == (1, 33) and learned == [midi.mapping]
+    assert MidiMapping.load(midi.mapping.save(tmp_path / "midi.toml")) == midi.mapping
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_connects_to_an_existing_port_by_name(jack_server) -> None:  # noqa: F811
+    backend = mido.Backend(JACK, load=True, use_environ=False)
+    keyboard = backend.open_output("keys_out", virtual=True, client_name="fake_keyboard")
+    got = Recorder()
+    try:
+        with pytest.raises(MidiUnavailable, match=r"no MIDI input port matches \['nothing_like_this'\]; "
+                                                  r"available: \['fake_keyboard:keys_out'\]"):
+            MidiInput(got, backend="jack", virtual_name=None, connect=["nothing_like_this"]).start()
+        with MidiInput(got, backend="jack", virtual_name=None, connect=["keys_out"]) as midi:
+            assert midi.port_names == ["fake_keyboard:keys_out"]
+            keyboard.send(mido.Message("note_on", note=50, velocity=64))
+            wait_for(lambda: got.got(1), timeout=10)
+    finally:
+        keyboard.close()
+    assert got.commands == [Note(50, 64)]
