@@ -32,6 +32,7 @@ from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput
 from gesam_engine.runtime.generator import Generator
+from gesam_engine.runtime.kits import Kit
 from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
 from gesam_engine.runtime.renderer import Renderer, TriggerRecord
@@ -226,6 +227,24 @@ class Engine:
             self._pads[n] = pad
         self.generator.request(f"pad{n}", xy)
         return pad
+
+    def kit(self, name: str = "") -> Kit:
+        """The current pads as a Kit named ``name`` (to save, or to export as SFZ)."""
+        with self._lock:
+            return Kit(name, tuple(self._pads))
+
+    def apply_kit(self, kit: Kit) -> None:
+        """Set every pad from ``kit`` (a program change); their sounds are made on the generator thread.
+
+        The kit must have as many pads as the engine (``engine.pads``); otherwise nothing changes.
+        """
+        if len(kit.pads) != len(self._pads):
+            raise ConfigError(f"kit {kit.name!r} has {len(kit.pads)} pads but the engine has {len(self._pads)} "
+                              "(engine.pads in the engine config)")
+        with self._lock:
+            self._pads = list(kit.pads)
+        for n, pad in enumerate(kit.pads):
+            self.generator.request(f"pad{n}", pad.xy)
 
     def trigger_pad(self, n: int, velocity: float = 1.0) -> TriggerInfo:
         """Play pad ``n`` with its pitch, level and choke group."""
