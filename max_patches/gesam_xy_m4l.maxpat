@@ -1,0 +1,3748 @@
+{
+	"patcher": {
+		"fileversion": 1,
+		"appversion": {
+			"major": 8,
+			"minor": 6,
+			"revision": 0,
+			"architecture": "x64",
+			"modernui": 1
+		},
+		"classnamespace": "box",
+		"rect": [
+			40.0,
+			80.0,
+			1240.0,
+			1080.0
+		],
+		"bglocked": 0,
+		"openinpresentation": 1,
+		"default_fontsize": 12.0,
+		"default_fontface": 0,
+		"default_fontname": "Arial",
+		"gridonopen": 1,
+		"gridsize": [
+			15.0,
+			15.0
+		],
+		"gridsnaponopen": 1,
+		"objectsnaponopen": 1,
+		"statusbarvisible": 2,
+		"toolbarvisible": 1,
+		"lefttoolbarpinned": 0,
+		"toptoolbarpinned": 0,
+		"righttoolbarpinned": 0,
+		"bottomtoolbarpinned": 0,
+		"toolbars_unpinned_last_save": 0,
+		"tallnewobj": 0,
+		"boxanimatetime": 200,
+		"enablehscroll": 1,
+		"enablevscroll": 1,
+		"devicewidth": 690.0,
+		"description": "",
+		"digest": "",
+		"tags": "",
+		"style": "",
+		"subpatcher_template": "",
+		"assistshowspatchername": 0,
+		"boxes": [
+			{
+				"box": {
+					"fontsize": 13.0,
+					"id": "obj-1",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						10.0,
+						1000.0,
+						34.0
+					],
+					"text": "gesam XY (Max for Live): play the gesam drum map from Max. Every control sends OSC over UDP to the engine at 127.0.0.1:9000 (gesam serve's default). Feedback (bottom) listens on 9001: start the engine with --feedback 127.0.0.1:9001."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-2",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						590.0,
+						160.0,
+						22.0
+					],
+					"text": "udpsend 127.0.0.1 9000"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-3",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						200.0,
+						590.0,
+						300.0,
+						20.0
+					],
+					"text": "to the engine: OSC over UDP to 127.0.0.1:9000"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-4",
+					"linecount": 4,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						60.0,
+						230.0,
+						62.0
+					],
+					"text": "1. XY pad: drag to move the cursor on the map (x to the right, y up, 0..1). Sends /gesam/xy x y; the engine starts making that exact sound."
+				}
+			},
+			{
+				"box": {
+					"bottomvalue": 0,
+					"id": "obj-5",
+					"leftvalue": 0,
+					"maxclass": "pictslider",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"int",
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						30.0,
+						125.0,
+						200.0,
+						200.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						5.0,
+						5.0,
+						150.0,
+						150.0
+					],
+					"rightvalue": 1000,
+					"topvalue": 1000
+				}
+			},
+			{
+				"box": {
+					"id": "obj-6",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						330.0,
+						230.0,
+						34.0
+					],
+					"text": "bottomvalue 0, topvalue 1000: y grows upward, as on the map"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-7",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"float"
+					],
+					"patching_rect": [
+						30.0,
+						365.0,
+						55.0,
+						22.0
+					],
+					"text": "/ 1000."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-8",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"float"
+					],
+					"patching_rect": [
+						130.0,
+						365.0,
+						55.0,
+						22.0
+					],
+					"text": "/ 1000."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-9",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						465.0,
+						100.0,
+						22.0
+					],
+					"text": "pak 0. 0."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-10",
+					"maxclass": "live.dial",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"float"
+					],
+					"parameter_enable": 1,
+					"patching_rect": [
+						30.0,
+						400.0,
+						44.0,
+						48.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						160.0,
+						5.0,
+						44.0,
+						48.0
+					],
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "X",
+							"parameter_shortname": "X",
+							"parameter_type": 0,
+							"parameter_mmin": 0.0,
+							"parameter_mmax": 1.0,
+							"parameter_initial": [
+								0.5
+							],
+							"parameter_initial_enable": 1,
+							"parameter_unitstyle": 1
+						}
+					},
+					"varname": "X"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-11",
+					"maxclass": "live.dial",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"float"
+					],
+					"parameter_enable": 1,
+					"patching_rect": [
+						130.0,
+						400.0,
+						44.0,
+						48.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						205.0,
+						5.0,
+						44.0,
+						48.0
+					],
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Y",
+							"parameter_shortname": "Y",
+							"parameter_type": 0,
+							"parameter_mmin": 0.0,
+							"parameter_mmax": 1.0,
+							"parameter_initial": [
+								0.5
+							],
+							"parameter_initial_enable": 1,
+							"parameter_unitstyle": 1
+						}
+					},
+					"varname": "Y"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-12",
+					"linecount": 4,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						180.0,
+						410.0,
+						90.0,
+						62.0
+					],
+					"text": "X, Y: Live parameters (automate or map them); the pad drives them"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-13",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						495.0,
+						117.0,
+						22.0
+					],
+					"text": "/gesam/xy $1 $2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-14",
+					"linecount": 3,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						290.0,
+						60.0,
+						230.0,
+						48.0
+					],
+					"text": "2. Play: click to play the cursor's sound at this velocity (0..1). Sends /gesam/trigger v."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-15",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						290.0,
+						115.0,
+						40.0,
+						40.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						160.0,
+						60.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-16",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						290.0,
+						160.0,
+						40.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						160.0,
+						90.0,
+						40.0,
+						20.0
+					],
+					"text": "play"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-17",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"float"
+					],
+					"patching_rect": [
+						290.0,
+						200.0,
+						45.0,
+						22.0
+					],
+					"text": "f 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-18",
+					"maxclass": "live.dial",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"float"
+					],
+					"parameter_enable": 1,
+					"patching_rect": [
+						360.0,
+						110.0,
+						44.0,
+						48.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						250.0,
+						5.0,
+						44.0,
+						48.0
+					],
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Velocity",
+							"parameter_shortname": "Velocity",
+							"parameter_type": 0,
+							"parameter_mmin": 0.0,
+							"parameter_mmax": 1.0,
+							"parameter_initial": [
+								1.0
+							],
+							"parameter_initial_enable": 1,
+							"parameter_unitstyle": 1
+						}
+					},
+					"varname": "Velocity"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-19",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						290.0,
+						230.0,
+						131.0,
+						22.0
+					],
+					"text": "/gesam/trigger $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-20",
+					"linecount": 5,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						290.0,
+						270.0,
+						240.0,
+						76.0
+					],
+					"text": "3. MIDI in: each note-on plays the cursor's sound with velocity/127 (/gesam/trigger v). Toggle on: notes go to the engine as /gesam/note n v instead (notes 36-51 play pads 0-15, others play the cursor pitched)."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-21",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"int",
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						290.0,
+						350.0,
+						60.0,
+						22.0
+					],
+					"text": "notein"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-22",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						290.0,
+						380.0,
+						70.0,
+						22.0
+					],
+					"text": "stripnote"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-23",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						290.0,
+						410.0,
+						60.0,
+						22.0
+					],
+					"text": "pack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-24",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						440.0,
+						350.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						200.0,
+						64.0,
+						22.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-25",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						468.0,
+						352.0,
+						90.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						224.0,
+						60.0,
+						110.0,
+						30.0
+					],
+					"text": "-> /gesam/note"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-26",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						440.0,
+						380.0,
+						35.0,
+						22.0
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-27",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						290.0,
+						440.0,
+						60.0,
+						22.0
+					],
+					"text": "gate 2 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-28",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						290.0,
+						470.0,
+						70.0,
+						22.0
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-29",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"float"
+					],
+					"patching_rect": [
+						340.0,
+						500.0,
+						50.0,
+						22.0
+					],
+					"text": "/ 127."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-30",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						340.0,
+						530.0,
+						131.0,
+						22.0
+					],
+					"text": "/gesam/trigger $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-31",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						420.0,
+						470.0,
+						131.0,
+						22.0
+					],
+					"text": "/gesam/note $1 $2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-32",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						560.0,
+						250.0,
+						50.0,
+						22.0
+					],
+					"text": "midiin"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-33",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560.0,
+						280.0,
+						60.0,
+						22.0
+					],
+					"text": "midiout"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-34",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						625.0,
+						250.0,
+						150.0,
+						34.0
+					],
+					"text": "MIDI passes through to the next device"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-35",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560.0,
+						60.0,
+						620.0,
+						34.0
+					],
+					"text": "4. Pads 0-15 (bottom row 0-3, as on a drum controller): click to play pad n with its stored point, pitch, level and choke group. Sends /gesam/pad/n/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-36",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						560.0,
+						575.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						350.0,
+						113.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-37",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						586.0,
+						577.0,
+						24.0,
+						20.0
+					],
+					"text": "0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-38",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						560.0,
+						601.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/0/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-39",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						720.0,
+						575.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						386.0,
+						113.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-40",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						746.0,
+						577.0,
+						24.0,
+						20.0
+					],
+					"text": "1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-41",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						720.0,
+						601.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/1/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-42",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						880.0,
+						575.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						422.0,
+						113.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-43",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						906.0,
+						577.0,
+						24.0,
+						20.0
+					],
+					"text": "2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-44",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						880.0,
+						601.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/2/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-45",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1040.0,
+						575.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						458.0,
+						113.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-46",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1066.0,
+						577.0,
+						24.0,
+						20.0
+					],
+					"text": "3"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-47",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1040.0,
+						601.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/3/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-48",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						560.0,
+						520.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						350.0,
+						77.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-49",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						586.0,
+						522.0,
+						24.0,
+						20.0
+					],
+					"text": "4"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-50",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						560.0,
+						546.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/4/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-51",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						720.0,
+						520.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						386.0,
+						77.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-52",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						746.0,
+						522.0,
+						24.0,
+						20.0
+					],
+					"text": "5"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-53",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						720.0,
+						546.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/5/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-54",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						880.0,
+						520.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						422.0,
+						77.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-55",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						906.0,
+						522.0,
+						24.0,
+						20.0
+					],
+					"text": "6"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-56",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						880.0,
+						546.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/6/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-57",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1040.0,
+						520.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						458.0,
+						77.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-58",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1066.0,
+						522.0,
+						24.0,
+						20.0
+					],
+					"text": "7"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-59",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1040.0,
+						546.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/7/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-60",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						560.0,
+						465.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						350.0,
+						41.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-61",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						586.0,
+						467.0,
+						24.0,
+						20.0
+					],
+					"text": "8"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-62",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						560.0,
+						491.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/8/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-63",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						720.0,
+						465.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						386.0,
+						41.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-64",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						746.0,
+						467.0,
+						24.0,
+						20.0
+					],
+					"text": "9"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-65",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						720.0,
+						491.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/9/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-66",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						880.0,
+						465.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						422.0,
+						41.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-67",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						906.0,
+						467.0,
+						24.0,
+						20.0
+					],
+					"text": "10"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-68",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						880.0,
+						491.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/10/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-69",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1040.0,
+						465.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						458.0,
+						41.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-70",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1066.0,
+						467.0,
+						24.0,
+						20.0
+					],
+					"text": "11"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-71",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1040.0,
+						491.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/11/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-72",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						560.0,
+						410.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						350.0,
+						5.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-73",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						586.0,
+						412.0,
+						24.0,
+						20.0
+					],
+					"text": "12"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-74",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						560.0,
+						436.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/12/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-75",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						720.0,
+						410.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						386.0,
+						5.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-76",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						746.0,
+						412.0,
+						24.0,
+						20.0
+					],
+					"text": "13"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-77",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						720.0,
+						436.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/13/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-78",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						880.0,
+						410.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						422.0,
+						5.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-79",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						906.0,
+						412.0,
+						24.0,
+						20.0
+					],
+					"text": "14"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-80",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						880.0,
+						436.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/14/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-81",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1040.0,
+						410.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						458.0,
+						5.0,
+						30.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-82",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1066.0,
+						412.0,
+						24.0,
+						20.0
+					],
+					"text": "15"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-83",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1040.0,
+						436.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/15/trigger 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-84",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560.0,
+						380.0,
+						250.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						350.0,
+						148.0,
+						150.0,
+						18.0
+					],
+					"text": "pads 0-15, 0 at the bottom left"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-85",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						780.0,
+						245.0,
+						400.0,
+						34.0
+					],
+					"text": "5. Engine: output gain (0..4), load saved kit n (as a MIDI program change), stop every voice, check the connection (answered by /gesam/pong)."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-86",
+					"maxclass": "live.dial",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"float"
+					],
+					"parameter_enable": 1,
+					"patching_rect": [
+						780.0,
+						285.0,
+						44.0,
+						48.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						295.0,
+						5.0,
+						44.0,
+						48.0
+					],
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Gain",
+							"parameter_shortname": "Gain",
+							"parameter_type": 0,
+							"parameter_mmin": 0.0,
+							"parameter_mmax": 4.0,
+							"parameter_initial": [
+								1.0
+							],
+							"parameter_initial_enable": 1,
+							"parameter_unitstyle": 1
+						}
+					},
+					"varname": "Gain"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-87",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						780.0,
+						340.0,
+						110.0,
+						22.0
+					],
+					"text": "/gesam/gain $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-88",
+					"maxclass": "number",
+					"maximum": 127,
+					"minimum": 0,
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"bang"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						900.0,
+						295.0,
+						50.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						300.0,
+						115.0,
+						40.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-89",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						952.0,
+						295.0,
+						40.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						300.0,
+						138.0,
+						40.0,
+						18.0
+					],
+					"text": "kit"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-90",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						900.0,
+						340.0,
+						103.0,
+						22.0
+					],
+					"text": "/gesam/kit $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-91",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1010.0,
+						340.0,
+						96.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						160.0,
+						115.0,
+						70.0,
+						22.0
+					],
+					"text": "/gesam/panic"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-92",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1110.0,
+						340.0,
+						89.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						235.0,
+						115.0,
+						60.0,
+						22.0
+					],
+					"text": "/gesam/ping"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-93",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"bang",
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						1110.0,
+						285.0,
+						100.0,
+						22.0
+					],
+					"text": "live.thisdevice"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-94",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1110.0,
+						310.0,
+						200.0,
+						20.0
+					],
+					"text": "device loaded: ping the engine"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-95",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						640.0,
+						1000.0,
+						34.0
+					],
+					"text": "6. Feedback from the engine on UDP 9001 (gesam serve --feedback 127.0.0.1:9001): the cursor, the sound class under it (name and colour), a flash when the exact sound is ready, the reason for any refused message, and the answer to a ping."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-96",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						685.0,
+						120.0,
+						22.0
+					],
+					"text": "udpreceive 9001"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-97",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 6,
+					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						"",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						715.0,
+						620.0,
+						22.0
+					],
+					"text": "route /gesam/state/xy /gesam/state/class /gesam/state/ready /gesam/error /gesam/pong"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-98",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"float",
+						"float"
+					],
+					"patching_rect": [
+						30.0,
+						750.0,
+						80.0,
+						22.0
+					],
+					"text": "unpack 0. 0."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-99",
+					"maxclass": "flonum",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"bang"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						30.0,
+						780.0,
+						60.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-100",
+					"maxclass": "flonum",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"bang"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						95.0,
+						780.0,
+						60.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-101",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						805.0,
+						120.0,
+						20.0
+					],
+					"text": "cursor x, y"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-102",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						170.0,
+						750.0,
+						80.0,
+						22.0
+					],
+					"text": "prepend set"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-103",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						170.0,
+						780.0,
+						150.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						500.0,
+						40.0,
+						150.0,
+						22.0
+					],
+					"text": ""
+				}
+			},
+			{
+				"box": {
+					"id": "obj-104",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						170.0,
+						805.0,
+						150.0,
+						20.0
+					],
+					"text": "class (name colour)"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-105",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						330.0,
+						750.0,
+						60.0,
+						22.0
+					],
+					"text": "zl nth 2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-106",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 1,
+					"outlettype": [
+						"list"
+					],
+					"patching_rect": [
+						330.0,
+						780.0,
+						40.0,
+						22.0
+					],
+					"text": "atoi"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-107",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						330.0,
+						810.0,
+						70.0,
+						22.0
+					],
+					"text": "zl slice 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-108",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						840.0,
+						330.0,
+						22.0
+					],
+					"text": "vexpr ($i1 - 48) - ($i1 > 64) * 7 - ($i1 > 96) * 32"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-109",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 6,
+					"outlettype": [
+						"int",
+						"int",
+						"int",
+						"int",
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						330.0,
+						870.0,
+						130.0,
+						22.0
+					],
+					"text": "unpack 0 0 0 0 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-110",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						930.0,
+						90.0,
+						22.0
+					],
+					"text": "pack 0 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-111",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						900.0,
+						105.0,
+						22.0
+					],
+					"text": "expr $i1 * 16 + $i2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-112",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						440.0,
+						900.0,
+						105.0,
+						22.0
+					],
+					"text": "expr $i1 * 16 + $i2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-113",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						550.0,
+						900.0,
+						105.0,
+						22.0
+					],
+					"text": "expr $i1 * 16 + $i2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-114",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						960.0,
+						200.0,
+						22.0
+					],
+					"text": "vexpr $f1 / 255. @scalarmode 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-115",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						990.0,
+						70.0,
+						22.0
+					],
+					"text": "append 1."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-116",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						330.0,
+						1020.0,
+						125.0,
+						22.0
+					],
+					"text": "prepend bgfillcolor"
+				}
+			},
+			{
+				"box": {
+					"bgcolor": [
+						0.5,
+						0.5,
+						0.5,
+						1.0
+					],
+					"bgfillcolor_color": [
+						0.5,
+						0.5,
+						0.5,
+						1.0
+					],
+					"bgfillcolor_type": "color",
+					"id": "obj-117",
+					"maxclass": "panel",
+					"mode": 0,
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						470.0,
+						990.0,
+						120.0,
+						50.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						500.0,
+						5.0,
+						150.0,
+						30.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-118",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						470.0,
+						1045.0,
+						220.0,
+						20.0
+					],
+					"text": "class colour (#rrggbb -> RGB 0..1)"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-119",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						700.0,
+						750.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						500.0,
+						140.0,
+						20.0,
+						20.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-120",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						726.0,
+						752.0,
+						60.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						522.0,
+						140.0,
+						40.0,
+						18.0
+					],
+					"text": "ready"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-121",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						790.0,
+						750.0,
+						80.0,
+						22.0
+					],
+					"text": "prepend set"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-122",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						790.0,
+						780.0,
+						300.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						500.0,
+						65.0,
+						180.0,
+						70.0
+					],
+					"text": ""
+				}
+			},
+			{
+				"box": {
+					"id": "obj-123",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						880.0,
+						750.0,
+						115.0,
+						22.0
+					],
+					"text": "print gesam-error"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-124",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						790.0,
+						805.0,
+						300.0,
+						20.0
+					],
+					"text": "error: why the engine refused a message"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-125",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1010.0,
+						750.0,
+						24.0,
+						24.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						570.0,
+						140.0,
+						20.0,
+						20.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-126",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1036.0,
+						752.0,
+						50.0,
+						20.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						592.0,
+						140.0,
+						40.0,
+						18.0
+					],
+					"text": "pong"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-127",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						660.0,
+						840.0,
+						135.0,
+						22.0
+					],
+					"text": "print gesam-feedback"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-128",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						660.0,
+						865.0,
+						250.0,
+						20.0
+					],
+					"text": "other feedback goes to the Max console"
+				}
+			}
+		],
+		"lines": [
+			{
+				"patchline": {
+					"destination": [
+						"obj-7",
+						0
+					],
+					"source": [
+						"obj-5",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-8",
+						0
+					],
+					"source": [
+						"obj-5",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-10",
+						0
+					],
+					"source": [
+						"obj-7",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-11",
+						0
+					],
+					"source": [
+						"obj-8",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-9",
+						0
+					],
+					"source": [
+						"obj-10",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-9",
+						1
+					],
+					"source": [
+						"obj-11",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-13",
+						0
+					],
+					"source": [
+						"obj-9",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-13",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-17",
+						1
+					],
+					"source": [
+						"obj-18",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-17",
+						0
+					],
+					"source": [
+						"obj-15",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-19",
+						0
+					],
+					"source": [
+						"obj-17",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-19",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-22",
+						0
+					],
+					"source": [
+						"obj-21",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-22",
+						1
+					],
+					"source": [
+						"obj-21",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-23",
+						0
+					],
+					"source": [
+						"obj-22",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-23",
+						1
+					],
+					"source": [
+						"obj-22",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-26",
+						0
+					],
+					"source": [
+						"obj-24",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-27",
+						0
+					],
+					"source": [
+						"obj-26",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-27",
+						1
+					],
+					"source": [
+						"obj-23",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-28",
+						0
+					],
+					"source": [
+						"obj-27",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-29",
+						0
+					],
+					"source": [
+						"obj-28",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-30",
+						0
+					],
+					"source": [
+						"obj-29",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-30",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-31",
+						0
+					],
+					"source": [
+						"obj-27",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-31",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-33",
+						0
+					],
+					"source": [
+						"obj-32",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-38",
+						0
+					],
+					"source": [
+						"obj-36",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-38",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-41",
+						0
+					],
+					"source": [
+						"obj-39",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-41",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-44",
+						0
+					],
+					"source": [
+						"obj-42",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-44",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-47",
+						0
+					],
+					"source": [
+						"obj-45",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-47",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-50",
+						0
+					],
+					"source": [
+						"obj-48",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-50",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-53",
+						0
+					],
+					"source": [
+						"obj-51",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-53",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-56",
+						0
+					],
+					"source": [
+						"obj-54",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-56",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-59",
+						0
+					],
+					"source": [
+						"obj-57",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-59",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-62",
+						0
+					],
+					"source": [
+						"obj-60",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-62",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-65",
+						0
+					],
+					"source": [
+						"obj-63",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-65",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-68",
+						0
+					],
+					"source": [
+						"obj-66",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-68",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-71",
+						0
+					],
+					"source": [
+						"obj-69",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-71",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-74",
+						0
+					],
+					"source": [
+						"obj-72",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-74",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-77",
+						0
+					],
+					"source": [
+						"obj-75",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-77",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-80",
+						0
+					],
+					"source": [
+						"obj-78",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-80",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-83",
+						0
+					],
+					"source": [
+						"obj-81",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-83",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-87",
+						0
+					],
+					"source": [
+						"obj-86",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-87",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-90",
+						0
+					],
+					"source": [
+						"obj-88",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-90",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-91",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-92",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-92",
+						0
+					],
+					"source": [
+						"obj-93",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-97",
+						0
+					],
+					"source": [
+						"obj-96",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-98",
+						0
+					],
+					"source": [
+						"obj-97",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-99",
+						0
+					],
+					"source": [
+						"obj-98",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-100",
+						0
+					],
+					"source": [
+						"obj-98",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-102",
+						0
+					],
+					"source": [
+						"obj-97",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-103",
+						0
+					],
+					"source": [
+						"obj-102",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-105",
+						0
+					],
+					"source": [
+						"obj-97",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-106",
+						0
+					],
+					"source": [
+						"obj-105",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-107",
+						0
+					],
+					"source": [
+						"obj-106",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-108",
+						0
+					],
+					"source": [
+						"obj-107",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-109",
+						0
+					],
+					"source": [
+						"obj-108",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-111",
+						0
+					],
+					"source": [
+						"obj-109",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-111",
+						1
+					],
+					"source": [
+						"obj-109",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-110",
+						0
+					],
+					"source": [
+						"obj-111",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-112",
+						0
+					],
+					"source": [
+						"obj-109",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-112",
+						1
+					],
+					"source": [
+						"obj-109",
+						3
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-110",
+						1
+					],
+					"source": [
+						"obj-112",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-113",
+						0
+					],
+					"source": [
+						"obj-109",
+						4
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-113",
+						1
+					],
+					"source": [
+						"obj-109",
+						5
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-110",
+						2
+					],
+					"source": [
+						"obj-113",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-114",
+						0
+					],
+					"source": [
+						"obj-110",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-115",
+						0
+					],
+					"source": [
+						"obj-114",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-116",
+						0
+					],
+					"source": [
+						"obj-115",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-117",
+						0
+					],
+					"source": [
+						"obj-116",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-119",
+						0
+					],
+					"source": [
+						"obj-97",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-121",
+						0
+					],
+					"source": [
+						"obj-97",
+						3
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-122",
+						0
+					],
+					"source": [
+						"obj-121",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-123",
+						0
+					],
+					"source": [
+						"obj-97",
+						3
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-125",
+						0
+					],
+					"source": [
+						"obj-97",
+						4
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-127",
+						0
+					],
+					"source": [
+						"obj-97",
+						5
+					]
+				}
+			}
+		],
+		"parameters": {
+			"obj-10": [
+				"X",
+				"X",
+				0
+			],
+			"obj-11": [
+				"Y",
+				"Y",
+				0
+			],
+			"obj-18": [
+				"Velocity",
+				"Velocity",
+				0
+			],
+			"obj-86": [
+				"Gain",
+				"Gain",
+				0
+			],
+			"inherited_shortname": 1
+		},
+		"dependency_cache": [],
+		"autosave": 0
+	}
+}

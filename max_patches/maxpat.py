@@ -1,0 +1,342 @@
+"""The Max patcher (``gesam_xy.maxpat``) and its Max for Live twin (``gesam_xy_m4l.maxpat``) as JSON.
+
+A small builder adds boxes and patch cords; ``connect`` refuses an outlet or inlet the box does
+not have, so the files never hold a dangling cord.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from max_patches import FEEDBACK_PORT, FEEDBACK_ROUTES, N_PADS, SEND_HOST, SEND_PORT
+
+# hex colour "#rrggbb" (as ASCII codes after the '#') -> one value 0..15 per digit, upper or lower case
+HEX_DIGITS = "vexpr ($i1 - 48) - ($i1 > 64) * 7 - ($i1 > 96) * 32"
+
+
+def _max_io(text: str) -> tuple[int, int, list[str]]:
+    """(inlets, outlets, outlet types) of a Max object box from its text."""
+    name, *args = text.split()
+    n = len(args)
+    table: dict[str, tuple[int, int, list[str]]] = {
+        "udpsend": (1, 0, []), "udpreceive": (1, 1, [""]), "loadbang": (1, 1, ["bang"]),
+        "loadmess": (1, 1, [""]), "prepend": (1, 1, [""]), "append": (1, 1, [""]), "print": (1, 0, []),
+        "notein": (1, 3, ["int", "int", "int"]), "stripnote": (2, 2, ["int", "int"]),
+        "midiin": (1, 1, ["int"]), "midiout": (1, 0, []), "atoi": (3, 1, ["list"]), "zl": (2, 2, ["", ""]),
+        "f": (2, 1, ["float"]), "+": (2, 1, ["int"]), "/": (2, 1, ["float"]),
+        "live.thisdevice": (1, 3, ["bang", "int", "int"]),
+    }
+    if name in table:
+        return table[name]
+    if name == "route":
+        return 2, n + 1, [""] * (n + 1)
+    if name in ("pak", "pack"):
+        return n, 1, [""]
+    if name == "unpack":
+        return 1, n, ["float" if a.endswith(".") else "int" if a.lstrip("-").isdigit() else "" for a in args]
+    if name == "gate":
+        return 2, int(args[0]), [""] * int(args[0])
+    if name in ("expr", "vexpr"):
+        return max(int(i) for i in re.findall(r"\$[if](\d+)", text)), 1, [""]
+    raise ValueError(f"make_patches: add the inlets/outlets of [{name}] to _max_io")
+
+
+UI_IO: dict[str, tuple[int, int, list[str]]] = {
+    "pictslider": (2, 2, ["int", "int"]), "button": (1, 1, ["bang"]), "toggle": (1, 1, ["int"]),
+    "flonum": (1, 2, ["", "bang"]), "number": (1, 2, ["", "bang"]), "message": (2, 1, [""]),
+    "comment": (1, 0, []), "panel": (1, 0, []), "live.dial": (1, 2, ["", "float"]),
+    "live.numbox": (1, 2, ["", "float"]),
+}
+
+
+class MaxPatch:
+    """Boxes and patch cords of a Max patcher; ``connect`` checks outlet and inlet numbers."""
+
+    def __init__(self) -> None:
+        self.boxes: list[dict[str, Any]] = []
+        self.lines: list[dict[str, Any]] = []
+        self._io: dict[str, tuple[int, int]] = {}
+
+    def _add(self, maxclass: str, rect: tuple[float, float, float, float], io: tuple[int, int, list[str]],
+             present: tuple[float, float, float, float] | None = None, **attrs: Any) -> str:
+        box_id = f"obj-{len(self.boxes) + 1}"
+        box: dict[str, Any] = {"id": box_id, "maxclass": maxclass, "numinlets": io[0], "numoutlets": io[1]}
+        if io[2]:
+            box["outlettype"] = io[2]
+        box["patching_rect"] = [float(v) for v in rect]
+        if present is not None:
+            box["presentation"] = 1
+            box["presentation_rect"] = [float(v) for v in present]
+        box.update(attrs)
+        self.boxes.append({"box": dict(sorted(box.items()))})
+        self._io[box_id] = (io[0], io[1])
+        return box_id
+
+    def obj(self, text: str, x: float, y: float, w: float | None = None, **attrs: Any) -> str:
+        return self._add("newobj", (x, y, w or 8 + 7 * len(text), 22), _max_io(text), text=text, **attrs)
+
+    def msg(self, text: str, x: float, y: float, w: float | None = None, **attrs: Any) -> str:
+        return self._add("message", (x, y, w or 12 + 7 * len(text), 22), UI_IO["message"], text=text, **attrs)
+
+    def comment(self, text: str, x: float, y: float, w: float = 220, lines: int = 1, **attrs: Any) -> str:
+        if lines > 1:
+            attrs["linecount"] = lines
+        return self._add("comment", (x, y, w, 6 + 14 * lines), UI_IO["comment"], text=text, **attrs)
+
+    def ui(self, maxclass: str, rect: tuple[float, float, float, float], **attrs: Any) -> str:
+        return self._add(maxclass, rect, UI_IO[maxclass], **attrs)
+
+    def connect(self, src: str, outlet: int, dst: str, inlet: int) -> None:
+        if not 0 <= outlet < self._io[src][1] or not 0 <= inlet < self._io[dst][0]:
+            raise ValueError(f"make_patches: no cord from {src} outlet {outlet} to {dst} inlet {inlet}")
+        self.lines.append({"patchline": {"destination": [dst, inlet], "source": [src, outlet]}})
+
+    def patcher(self, rect: tuple[float, float, float, float], presentation: bool = False,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "fileversion": 1,
+            "appversion": {"major": 8, "minor": 6, "revision": 0, "architecture": "x64", "modernui": 1},
+            "classnamespace": "box",
+            "rect": [float(v) for v in rect],
+            "bglocked": 0,
+            "openinpresentation": int(presentation),
+            "default_fontsize": 12.0, "default_fontface": 0, "default_fontname": "Arial",
+            "gridonopen": 1, "gridsize": [15.0, 15.0], "gridsnaponopen": 1, "objectsnaponopen": 1,
+            "statusbarvisible": 2, "toolbarvisible": 1, "lefttoolbarpinned": 0, "toptoolbarpinned": 0,
+            "righttoolbarpinned": 0, "bottomtoolbarpinned": 0, "toolbars_unpinned_last_save": 0,
+            "tallnewobj": 0, "boxanimatetime": 200, "enablehscroll": 1, "enablevscroll": 1,
+            "devicewidth": 0.0, "description": "", "digest": "", "tags": "", "style": "",
+            "subpatcher_template": "", "assistshowspatchername": 0,
+            "boxes": self.boxes,
+            "lines": self.lines,
+        }
+        p.update(extra or {})
+        p["dependency_cache"] = []
+        p["autosave"] = 0
+        return {"patcher": p}
+
+
+def _live_param(name: str, lo: float, hi: float, initial: float, **extra: Any) -> dict[str, Any]:
+    """The attributes that make a live.dial/live.numbox an automatable Live parameter named ``name``."""
+    return {
+        "parameter_enable": 1,
+        "varname": name,
+        "saved_attribute_attributes": {"valueof": {
+            "parameter_longname": name, "parameter_shortname": name, "parameter_type": 0,
+            "parameter_mmin": lo, "parameter_mmax": hi, "parameter_initial": [initial],
+            "parameter_initial_enable": 1, "parameter_unitstyle": 1, **extra,
+        }},
+    }
+
+
+def build_max(m4l: bool) -> dict[str, Any]:
+    """The Max patcher (``m4l``: the Max for Live twin with live.* parameters and live.thisdevice)."""
+    m = MaxPatch()
+    P = (lambda *r: r) if m4l else (lambda *r: None)  # presentation rect, only in the device
+    title = "gesam XY (Max for Live)" if m4l else "gesam XY"
+    m.comment(f"{title}: play the gesam drum map from Max. Every control sends OSC over UDP to the engine "
+              f"at {SEND_HOST}:{SEND_PORT} (gesam serve's default). Feedback (bottom) listens on {FEEDBACK_PORT}: "
+              f"start the engine with --feedback 127.0.0.1:{FEEDBACK_PORT}.", 30, 10, 1000, 2, fontsize=13.0)
+    send = m.obj(f"udpsend {SEND_HOST} {SEND_PORT}", 30, 590, 160)
+    m.comment(f"to the engine: OSC over UDP to {SEND_HOST}:{SEND_PORT}", 200, 590, 300)
+
+    # 1. XY pad ------------------------------------------------------------------------------
+    m.comment("1. XY pad: drag to move the cursor on the map (x to the right, y up, 0..1). "
+              "Sends /gesam/xy x y; the engine starts making that exact sound.", 30, 60, 230, 4)
+    pad = m.ui("pictslider", (30, 125, 200, 200), present=P(5, 5, 150, 150), leftvalue=0, rightvalue=1000,
+               bottomvalue=0, topvalue=1000, parameter_enable=0)
+    m.comment("bottomvalue 0, topvalue 1000: y grows upward, as on the map", 30, 330, 230, 2)
+    sx, sy = m.obj("/ 1000.", 30, 365, 55), m.obj("/ 1000.", 130, 365, 55)
+    m.connect(pad, 0, sx, 0)
+    m.connect(pad, 1, sy, 0)
+    xy = m.obj("pak 0. 0.", 30, 465, 100)
+    if m4l:
+        dx = m.ui("live.dial", (30, 400, 44, 48), present=P(160, 5, 44, 48), **_live_param("X", 0.0, 1.0, 0.5))
+        dy = m.ui("live.dial", (130, 400, 44, 48), present=P(205, 5, 44, 48), **_live_param("Y", 0.0, 1.0, 0.5))
+        m.comment("X, Y: Live parameters (automate or map them); the pad drives them", 180, 410, 90, 4)
+        m.connect(sx, 0, dx, 0)
+        m.connect(sy, 0, dy, 0)
+        m.connect(dx, 0, xy, 0)
+        m.connect(dy, 0, xy, 1)
+    else:
+        m.connect(sx, 0, xy, 0)
+        m.connect(sy, 0, xy, 1)
+    xy_msg = m.msg("/gesam/xy $1 $2", 30, 495)
+    m.connect(xy, 0, xy_msg, 0)
+    m.connect(xy_msg, 0, send, 0)
+
+    # 2. play ---------------------------------------------------------------------------------
+    m.comment("2. Play: click to play the cursor's sound at this velocity (0..1). Sends /gesam/trigger v.",
+              290, 60, 230, 3)
+    play = m.ui("button", (290, 115, 40, 40), present=P(160, 60, 30, 30))
+    if m4l:
+        m.comment("play", 290, 160, 40, present=P(160, 90, 40, 20))
+    vel_f = m.obj("f 1.", 290, 200, 45)
+    if m4l:
+        vel = m.ui("live.dial", (360, 110, 44, 48), present=P(250, 5, 44, 48),
+                   **_live_param("Velocity", 0.0, 1.0, 1.0))
+        m.connect(vel, 0, vel_f, 1)
+    else:
+        vel = m.ui("flonum", (360, 125, 60, 22), minimum=0.0, maximum=1.0, parameter_enable=0)
+        init = m.obj("loadmess 1.", 360, 160, 80)
+        m.comment("velocity", 425, 125, 70)
+        m.connect(init, 0, vel, 0)
+        m.connect(vel, 0, vel_f, 1)
+    m.connect(play, 0, vel_f, 0)
+    trig = m.msg("/gesam/trigger $1", 290, 230)
+    m.connect(vel_f, 0, trig, 0)
+    m.connect(trig, 0, send, 0)
+
+    # 3. MIDI ---------------------------------------------------------------------------------
+    m.comment("3. MIDI in: each note-on plays the cursor's sound with velocity/127 (/gesam/trigger v). "
+              "Toggle on: notes go to the engine as /gesam/note n v instead (notes 36-51 play pads 0-15, "
+              "others play the cursor pitched).", 290, 270, 240, 5)
+    notein = m.obj("notein", 290, 350, 60)
+    strip = m.obj("stripnote", 290, 380, 70)
+    m.connect(notein, 0, strip, 0)
+    m.connect(notein, 1, strip, 1)
+    pack = m.obj("pack 0 0", 290, 410, 60)
+    m.connect(strip, 0, pack, 0)
+    m.connect(strip, 1, pack, 1)
+    mode = m.ui("toggle", (440, 350, 24, 24), present=P(200, 64, 22, 22), parameter_enable=0)
+    m.comment("-> /gesam/note", 468, 352, 90, 1, present=P(224, 60, 110, 30))
+    plus = m.obj("+ 1", 440, 380, 35)
+    m.connect(mode, 0, plus, 0)
+    gate = m.obj("gate 2 1", 290, 440, 60)
+    m.connect(plus, 0, gate, 0)
+    m.connect(pack, 0, gate, 1)
+    unpack = m.obj("unpack 0 0", 290, 470, 70)
+    m.connect(gate, 0, unpack, 0)
+    vel127 = m.obj("/ 127.", 340, 500, 50)
+    m.connect(unpack, 1, vel127, 0)
+    note_trig = m.msg("/gesam/trigger $1", 340, 530)
+    m.connect(vel127, 0, note_trig, 0)
+    m.connect(note_trig, 0, send, 0)
+    note_msg = m.msg("/gesam/note $1 $2", 420, 470)
+    m.connect(gate, 1, note_msg, 0)
+    m.connect(note_msg, 0, send, 0)
+    if m4l:
+        thru_in, thru_out = m.obj("midiin", 560, 250, 50), m.obj("midiout", 560, 280, 60)
+        m.connect(thru_in, 0, thru_out, 0)
+        m.comment("MIDI passes through to the next device", 625, 250, 150, 2)
+
+    # 4. pads ---------------------------------------------------------------------------------
+    x0, y0 = 560, 60
+    m.comment("4. Pads 0-15 (bottom row 0-3, as on a drum controller): click to play pad n with its stored "
+              "point, pitch, level and choke group. Sends /gesam/pad/n/trigger 1.", x0, y0, 620, 2)
+    top = 95 if not m4l else 410
+    for n in range(N_PADS):
+        col, row = n % 4, 3 - n // 4
+        bx, by = x0 + 160 * col, top + 55 * row
+        button = m.ui("button", (bx, by, 24, 24), present=P(350 + 36 * col, 5 + 36 * row, 30, 30))
+        m.comment(str(n), bx + 26, by + 2, 24)
+        message = m.msg(f"/gesam/pad/{n}/trigger 1.", bx, by + 26, 150)
+        m.connect(button, 0, message, 0)
+        m.connect(message, 0, send, 0)
+    if m4l:
+        m.comment("pads 0-15, 0 at the bottom left", x0, 380, 250, present=P(350, 148, 150, 18))
+
+    # 5. engine -------------------------------------------------------------------------------
+    ey = 330 if not m4l else 245
+    ex = 560 if not m4l else 780
+    m.comment("5. Engine: output gain (0..4), load saved kit n (as a MIDI program change), "
+              "stop every voice, check the connection (answered by /gesam/pong).", ex, ey, 400, 2)
+    if m4l:
+        gain = m.ui("live.dial", (ex, ey + 40, 44, 48), present=P(295, 5, 44, 48), **_live_param("Gain", 0.0, 4.0, 1.0))
+    else:
+        gain = m.ui("flonum", (ex, ey + 50, 60, 22), minimum=0.0, maximum=4.0, parameter_enable=0)
+        m.comment("gain", ex + 62, ey + 50, 40)
+    gain_msg = m.msg("/gesam/gain $1", ex, ey + 95)
+    m.connect(gain, 0, gain_msg, 0)
+    m.connect(gain_msg, 0, send, 0)
+    kit = m.ui("number", (ex + 120, ey + 50, 50, 22), present=P(300, 115, 40, 22), minimum=0, maximum=127,
+               parameter_enable=0)
+    m.comment("kit", ex + 172, ey + 50, 40, present=P(300, 138, 40, 18))
+    kit_msg = m.msg("/gesam/kit $1", ex + 120, ey + 95)
+    m.connect(kit, 0, kit_msg, 0)
+    m.connect(kit_msg, 0, send, 0)
+    panic = m.msg("/gesam/panic", ex + 230, ey + 95, present=P(160, 115, 70, 22))
+    m.connect(panic, 0, send, 0)
+    ping = m.msg("/gesam/ping", ex + 330, ey + 95, present=P(235, 115, 60, 22))
+    m.connect(ping, 0, send, 0)
+    if m4l:
+        loaded = m.obj("live.thisdevice", ex + 330, ey + 40, 100)
+        m.comment("device loaded: ping the engine", ex + 330, ey + 65, 200)
+    else:
+        loaded = m.obj("loadbang", ex + 330, ey + 50, 65)
+    m.connect(loaded, 0, ping, 0)
+
+    # 6. feedback -----------------------------------------------------------------------------
+    fy = 640
+    m.comment(f"6. Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback 127.0.0.1:{FEEDBACK_PORT}): "
+              "the cursor, the sound class under it (name and colour), a flash when the exact sound is "
+              "ready, the reason for any refused message, and the answer to a ping.", 30, fy, 1000, 2)
+    recv = m.obj(f"udpreceive {FEEDBACK_PORT}", 30, fy + 45, 120)
+    route = m.obj("route " + " ".join(FEEDBACK_ROUTES), 30, fy + 75, 620)
+    m.connect(recv, 0, route, 0)
+    # xy
+    st_xy = m.obj("unpack 0. 0.", 30, fy + 110, 80)
+    m.connect(route, 0, st_xy, 0)
+    fx = m.ui("flonum", (30, fy + 140, 60, 22), parameter_enable=0)
+    fyb = m.ui("flonum", (95, fy + 140, 60, 22), parameter_enable=0)
+    m.connect(st_xy, 0, fx, 0)
+    m.connect(st_xy, 1, fyb, 0)
+    m.comment("cursor x, y", 30, fy + 165, 120)
+    # class: name and colour as text, colour on a panel
+    cls_set = m.obj("prepend set", 170, fy + 110, 80)
+    m.connect(route, 1, cls_set, 0)
+    cls_text = m.msg("", 170, fy + 140, 150, present=P(500, 40, 150, 22))
+    m.connect(cls_set, 0, cls_text, 0)
+    m.comment("class (name colour)", 170, fy + 165, 150)
+    nth = m.obj("zl nth 2", 330, fy + 110, 60)
+    m.connect(route, 1, nth, 0)
+    atoi = m.obj("atoi", 330, fy + 140, 40)
+    m.connect(nth, 0, atoi, 0)
+    drop_hash = m.obj("zl slice 1", 330, fy + 170, 70)
+    m.connect(atoi, 0, drop_hash, 0)
+    digits = m.obj(HEX_DIGITS, 330, fy + 200, 330)
+    m.connect(drop_hash, 1, digits, 0)
+    six = m.obj("unpack 0 0 0 0 0 0", 330, fy + 230, 130)
+    m.connect(digits, 0, six, 0)
+    rgb = m.obj("pack 0 0 0", 330, fy + 290, 90)
+    for k in range(3):
+        byte = m.obj("expr $i1 * 16 + $i2", 330 + 110 * k, fy + 260, 105)
+        m.connect(six, 2 * k, byte, 0)
+        m.connect(six, 2 * k + 1, byte, 1)
+        m.connect(byte, 0, rgb, k)
+    unit = m.obj("vexpr $f1 / 255. @scalarmode 1", 330, fy + 320, 200)
+    m.connect(rgb, 0, unit, 0)
+    alpha = m.obj("append 1.", 330, fy + 350, 70)
+    m.connect(unit, 0, alpha, 0)
+    fill = m.obj("prepend bgfillcolor", 330, fy + 380, 125)
+    m.connect(alpha, 0, fill, 0)
+    panel = m.ui("panel", (470, fy + 350, 120, 50), present=P(500, 5, 150, 30), mode=0,
+                 bgcolor=[0.5, 0.5, 0.5, 1.0], bgfillcolor_type="color", bgfillcolor_color=[0.5, 0.5, 0.5, 1.0])
+    m.connect(fill, 0, panel, 0)
+    m.comment("class colour (#rrggbb -> RGB 0..1)", 470, fy + 405, 220)
+    # ready, error, pong, anything else
+    ready = m.ui("button", (700, fy + 110, 24, 24), present=P(500, 140, 20, 20))
+    m.connect(route, 2, ready, 0)
+    m.comment("ready", 726, fy + 112, 60, present=P(522, 140, 40, 18))
+    err_set = m.obj("prepend set", 790, fy + 110, 80)
+    m.connect(route, 3, err_set, 0)
+    err_text = m.msg("", 790, fy + 140, 300, present=P(500, 65, 180, 70))
+    m.connect(err_set, 0, err_text, 0)
+    err_print = m.obj("print gesam-error", 880, fy + 110, 115)
+    m.connect(route, 3, err_print, 0)
+    m.comment("error: why the engine refused a message", 790, fy + 165, 300)
+    pong = m.ui("button", (1010, fy + 110, 24, 24), present=P(570, 140, 20, 20))
+    m.connect(route, 4, pong, 0)
+    m.comment("pong", 1036, fy + 112, 50, present=P(592, 140, 40, 18))
+    other = m.obj("print gesam-feedback", 660, fy + 200, 135)
+    m.connect(route, 5, other, 0)
+    m.comment("other feedback goes to the Max console", 660, fy + 225, 250)
+
+    extra: dict[str, Any] = {}
+    if m4l:
+        names = {b["box"]["id"]: b["box"]["varname"] for b in m.boxes if b["box"].get("parameter_enable") == 1
+                 and b["box"]["maxclass"].startswith("live.")}
+        extra["parameters"] = {**{i: [n, n, 0] for i, n in names.items()}, "inherited_shortname": 1}
+        extra["devicewidth"] = 690.0
+    return m.patcher((40, 80, 1240, 1080), presentation=m4l, extra=extra)

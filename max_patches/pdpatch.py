@@ -1,0 +1,239 @@
+"""The Pure Data twin (``gesam_xy.pd``): vanilla objects only, written in the exact form Pd saves."""
+
+from __future__ import annotations
+
+from max_patches import FEEDBACK_PORT, N_PADS, SEND_HOST, SEND_PORT
+
+def _pd_escape(text: str) -> str:
+    """Pd file text: one space between atoms; ``;``, ``,`` and ``$`` escaped with a backslash."""
+    atoms = text.replace(";", " ; ").replace(",", " , ").split()
+    return " ".join("\\" + a if a in (";", ",") else a.replace("$", "\\$") for a in atoms)
+
+
+class PdPatch:
+    """Pd records in creation order (the numbers ``#X connect`` uses); outlet/inlet counts checked."""
+
+    IO = {"loadbang": (1, 1), "netsend": (1, 2), "netreceive": (1, 2), "oscformat": (1, 1), "oscparse": (1, 1),
+          "list": (2, 1), "pack": (2, 1), "unpack": (1, 2), "t": (1, 2), "f": (2, 1), "/": (2, 1),
+          "route": (1, 2), "notein": (0, 3), "stripnote": (2, 2), "spigot": (2, 1), "==": (2, 1),
+          "print": (1, 0), "s": (1, 0), "symbol": (2, 1),
+          "hsl": (1, 1), "vsl": (1, 1), "bng": (1, 1), "tgl": (1, 1), "cnv": (1, 0)}
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+        self.connects: list[tuple[int, int, int, int]] = []
+        self._io: list[tuple[int, int]] = []
+
+    def _add(self, record: str, io: tuple[int, int]) -> int:
+        self.records.append(record)
+        self._io.append(io)
+        return len(self.records) - 1
+
+    def obj(self, x: int, y: int, text: str) -> int:
+        name, *args = text.split()
+        ins, outs = self.IO[name]
+        if name in ("route", "t", "unpack"):
+            outs = len(args) + (name == "route")
+        if name == "pack":
+            ins = len(args)
+        if name in ("hsl", "vsl", "bng", "tgl") and args[{"hsl": 6, "vsl": 6, "bng": 4, "tgl": 2}[name]] != "empty":
+            raise ValueError(f"make_patches: keep the send name of [{name}] empty, or its outlet disappears")
+        return self._add(f"#X obj {x} {y} {_pd_escape(text)};", (ins, outs))
+
+    def msg(self, x: int, y: int, text: str) -> int:
+        return self._add(f"#X msg {x} {y} {_pd_escape(text)};", (1, 1))
+
+    def text(self, x: int, y: int, text: str, width: int = 0) -> int:
+        suffix = f", f {width}" if width else ""
+        return self._add(f"#X text {x} {y} {_pd_escape(text)}{suffix};", (0, 0))
+
+    def floatatom(self, x: int, y: int, width: int = 5, lo: float = 0, hi: float = 0, label: str = "-",
+                  receive: str = "-") -> int:
+        return self._add(f"#X floatatom {x} {y} {width} {lo:g} {hi:g} 0 {label} {receive} - 0;", (1, 1))
+
+    def symbolatom(self, x: int, y: int, width: int = 10, label: str = "-") -> int:
+        return self._add(f"#X symbolatom {x} {y} {width} 0 0 0 {label} - - 0;", (1, 1))
+
+    def connect(self, src: int, outlet: int, dst: int, inlet: int) -> None:
+        if not 0 <= outlet < self._io[src][1] or not 0 <= inlet < self._io[dst][0]:
+            raise ValueError(f"make_patches: no Pd cord from {self.records[src]} outlet {outlet} "
+                             f"to {self.records[dst]} inlet {inlet}")
+        self.connects.append((src, outlet, dst, inlet))
+
+    def text_file(self, width: int, height: int) -> str:
+        """The .pd file."""
+        # cords in the order Pd itself saves them (by source object and outlet), so a patch saved
+        # from Pd unchanged is this file byte for byte
+        cords = [f"#X connect {s} {o} {d} {i};" for s, o, d, i in sorted(self.connects, key=lambda c: c[:2])]
+        return "\n".join([f"#N canvas 40 40 {width} {height} 12;", *self.records, *cords]) + "\n"
+
+
+def _slider(kind: str, receive: str, label: str, lo: float, hi: float, long: int = 200) -> str:
+    """An [hsl]/[vsl] from ``lo`` to ``hi`` that listens on ``receive`` (its send name stays empty)."""
+    w, h = (long, 20) if kind == "hsl" else (20, long)
+    return f"{kind} {w} {h} {lo:g} {hi:g} 0 0 empty {receive} {label} 0 -10 0 12 #fcfcfc #000000 #000000 0 1"
+
+
+def _bng(receive: str, label: str, size: int = 25) -> str:
+    return f"bng {size} 250 50 0 empty {receive} {label} 0 -10 0 12 #fcfcfc #000000 #000000"
+
+
+def build_pd() -> str:
+    """The Pure Data twin (vanilla objects only)."""
+    p = PdPatch()
+    p.text(20, 10, f"gesam XY (Pure Data): play the gesam drum map. Every control sends OSC over UDP to the "
+                   f"engine at {SEND_HOST}:{SEND_PORT} (gesam serve's default). The feedback section listens on "
+                   f"{FEEDBACK_PORT}: start the engine with --feedback 127.0.0.1:{FEEDBACK_PORT}.", 110)
+    # one OSC sender for everything: [oscformat ...] -> send <bytes> -> [netsend -u -b]
+    prepend = p.obj(20, 600, "list prepend send")
+    trim = p.obj(20, 625, "list trim")
+    net = p.obj(20, 650, "netsend -u -b")
+    p.connect(prepend, 0, trim, 0)
+    p.connect(trim, 0, net, 0)
+    p.text(140, 650, f"to the engine: OSC over UDP to {SEND_HOST}:{SEND_PORT}")
+    load = p.obj(20, 520, "loadbang")
+    t_load = p.obj(20, 545, "t b b")
+    p.connect(load, 0, t_load, 0)
+    connect = p.msg(120, 570, f"connect {SEND_HOST} {SEND_PORT}")
+    p.connect(t_load, 1, connect, 0)
+    p.connect(connect, 0, net, 0)
+
+    def osc(x: int, y: int, address: str, fmt: str = "") -> int:
+        parts = address.strip("/").split("/")
+        box = p.obj(x, y, "oscformat " + (f"-f {fmt} " if fmt else "") + " ".join(parts))
+        p.connect(box, 0, prepend, 0)
+        return box
+
+    ping = osc(20, 570, "/gesam/ping")
+    p.connect(t_load, 0, ping, 0)
+
+    # 1. XY: two sliders (x to the right, y up: vsl's bottom is 0). x and y are kept in two [f]
+    # stores that the feedback also updates (quietly), so moving one slider sends the other's
+    # latest value even after the cursor was moved from elsewhere (MIDI, another client).
+    p.text(20, 60, "(1) XY: x to the right and y up (0..1). Sends /gesam/xy x y.")
+    sx = p.obj(20, 110, _slider("hsl", "gesam-x", "X", 0, 1))
+    sy = p.obj(240, 90, _slider("vsl", "gesam-y", "Y", 0, 1))
+    tx, ty = p.obj(20, 160, "t b f"), p.obj(240, 300, "t b f")
+    p.connect(sx, 0, tx, 0)
+    p.connect(sy, 0, ty, 0)
+    send_xy = p.obj(20, 300, "t b b")
+    store_x, store_y = p.obj(20, 330, "f"), p.obj(100, 330, "f")
+    for t, store in ((tx, store_x), (ty, store_y)):
+        p.connect(t, 1, store, 1)
+        p.connect(t, 0, send_xy, 0)
+    pack = p.obj(20, 360, "pack f f")
+    p.connect(send_xy, 1, store_y, 0)
+    p.connect(send_xy, 0, store_x, 0)
+    p.connect(store_y, 0, pack, 1)
+    p.connect(store_x, 0, pack, 0)
+    xy = osc(20, 390, "/gesam/xy")
+    p.connect(pack, 0, xy, 0)
+
+    # 2. play
+    p.text(300, 60, "(2) Play the cursor's sound at this velocity (0..1). Sends /gesam/trigger v.")
+    play = p.obj(300, 110, _bng("gesam-trigger", "play", 30))
+    vel = p.obj(350, 115, _slider("hsl", "gesam-velocity", "velocity", 0, 1, 120))
+    f = p.obj(300, 160, "f 1")
+    p.connect(play, 0, f, 0)
+    p.connect(vel, 0, f, 1)
+    trig = osc(300, 190, "/gesam/trigger")
+    p.connect(f, 0, trig, 0)
+    vel_init = p.msg(120, 520, "; gesam-velocity set 1; gesam-gain set 1")
+    p.connect(load, 0, vel_init, 0)
+
+    # 3. MIDI
+    p.text(300, 230, "(3) MIDI in: each note-on plays the cursor with velocity/127. Toggle on: notes go as "
+                     "/gesam/note n v (36-51 play pads 0-15).", 60)
+    notein = p.obj(300, 290, "notein")
+    strip = p.obj(300, 315, "stripnote")
+    p.connect(notein, 0, strip, 0)
+    p.connect(notein, 1, strip, 1)
+    mode = p.obj(420, 290, "tgl 20 0 empty gesam-notes notes 24 10 0 12 #fcfcfc #000000 #000000 0 1")
+    not_mode = p.obj(420, 320, "== 0")
+    p.connect(mode, 0, not_mode, 0)
+    vel_gate = p.obj(380, 345, "spigot 1")
+    p.connect(strip, 1, vel_gate, 0)
+    p.connect(not_mode, 0, vel_gate, 1)
+    per127 = p.obj(380, 370, "/ 127")
+    p.connect(vel_gate, 0, per127, 0)
+    note_trig = osc(380, 395, "/gesam/trigger")
+    p.connect(per127, 0, note_trig, 0)
+    note_pack = p.obj(300, 345, "pack f f")
+    p.connect(strip, 0, note_pack, 0)
+    p.connect(strip, 1, note_pack, 1)
+    note_gate = p.obj(300, 420, "spigot 0")
+    p.connect(note_pack, 0, note_gate, 0)
+    p.connect(mode, 0, note_gate, 1)
+    note = osc(300, 445, "/gesam/note", "ii")
+    p.connect(note_gate, 0, note, 0)
+
+    # 4. pads
+    x0, y0 = 620, 60
+    p.text(x0, y0, "(4) Pads 0-15 (bottom row 0-3). Each sends /gesam/pad/n/trigger 1")
+    for n in range(N_PADS):
+        col, row = n % 4, 3 - n // 4
+        bx, by = x0 + 120 * col, y0 + 50 + 80 * row
+        b = p.obj(bx, by, _bng(f"gesam-pad-{n}", str(n)))
+        one = p.msg(bx, by + 30, "1")
+        p.connect(b, 0, one, 0)
+        p.connect(one, 0, osc(bx, by + 52, f"/gesam/pad/{n}/trigger"), 0)
+
+    # 5. engine
+    ey = 450
+    p.text(x0, ey, "(5) Engine: output gain (0..4), load saved kit n, stop every voice, ping.")
+    gain = p.obj(x0, ey + 45, _slider("hsl", "gesam-gain", "gain", 0, 4, 120))
+    p.connect(gain, 0, osc(x0, ey + 75, "/gesam/gain"), 0)
+    kit = p.floatatom(x0 + 170, ey + 45, 5, 0, 127, "kit")
+    p.connect(kit, 0, osc(x0 + 170, ey + 75, "/gesam/kit", "i"), 0)
+    panic = p.obj(x0 + 280, ey + 35, _bng("gesam-panic", "panic"))
+    p.connect(panic, 0, osc(x0 + 280, ey + 75, "/gesam/panic"), 0)
+    ping_b = p.obj(x0 + 380, ey + 35, _bng("gesam-ping", "ping"))
+    p.connect(ping_b, 0, ping, 0)
+
+    # 6. feedback
+    fy = 700
+    p.text(20, fy, f"(6) Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback "
+                   f"127.0.0.1:{FEEDBACK_PORT}): the cursor moves the sliders, the class shows its name and "
+                   "colour, ready flashes, errors and pong print to the Pd window.", 110)
+    recv = p.obj(20, fy + 50, f"netreceive -u -b {FEEDBACK_PORT}")
+    parse = p.obj(20, fy + 75, "oscparse")
+    p.connect(recv, 0, parse, 0)
+    ftrim = p.obj(20, fy + 100, "list trim")
+    p.connect(parse, 0, ftrim, 0)
+    r_gesam = p.obj(20, fy + 125, "route gesam")
+    p.connect(ftrim, 0, r_gesam, 0)
+    r_top = p.obj(20, fy + 150, "route state error pong")
+    p.connect(r_gesam, 0, r_top, 0)
+    r_state = p.obj(20, fy + 175, "route xy class ready features")
+    p.connect(r_top, 0, r_state, 0)
+    st_xy = p.obj(20, fy + 205, "unpack f f")
+    p.connect(r_state, 0, st_xy, 0)
+    for k, (name, x, store) in enumerate((("gesam-x", 20, store_x), ("gesam-y", 110, store_y))):
+        setter = p.msg(x, fy + 235, f"; {name} set $1")
+        p.connect(st_xy, k, setter, 0)
+        p.connect(st_xy, k, store, 1)  # quietly: feedback never echoes back to the engine
+        show = p.floatatom(x, fy + 265, 6)
+        p.connect(st_xy, k, show, 0)
+    cls_list = p.obj(220, fy + 205, "list")
+    p.connect(r_state, 1, cls_list, 0)
+    cls = p.obj(220, fy + 230, "unpack s s")
+    p.connect(cls_list, 0, cls, 0)
+    p.connect(cls, 0, p.symbolatom(220, fy + 260, 14, "class"), 0)
+    colour = p.msg(330, fy + 230, "; gesam-class-colour color $1")
+    p.connect(cls, 1, colour, 0)
+    p.obj(400, fy + 260, "cnv 15 120 30 empty gesam-class-colour colour 4 12 0 12 #e0e0e0 #404040 0")
+    ready = p.obj(560, fy + 205, _bng("gesam-ready", "ready", 20))
+    p.connect(r_state, 2, ready, 0)
+    other = p.obj(650, fy + 205, "print gesam-state")
+    p.connect(r_state, 4, other, 0)
+    err_list = p.obj(220, fy + 310, "list")
+    p.connect(r_top, 1, err_list, 0)
+    err_sym = p.obj(220, fy + 335, "symbol")
+    p.connect(err_list, 0, err_sym, 0)
+    p.connect(err_sym, 0, p.symbolatom(220, fy + 360, 50, "error"), 0)
+    p.connect(r_top, 1, p.obj(400, fy + 310, "print gesam-error"), 0)
+    pong = p.msg(560, fy + 310, "engine answered ping")
+    p.connect(r_top, 2, pong, 0)
+    p.connect(pong, 0, p.obj(560, fy + 335, "print gesam"), 0)
+    p.connect(r_top, 3, p.obj(720, fy + 310, "print gesam-feedback"), 0)
+    return p.text_file(1150, 1150)
