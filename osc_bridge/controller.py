@@ -44,6 +44,10 @@ class Controller:
         p = Path(path)
         if p.is_absolute() or ".." in p.parts:
             raise BridgeError(f"render path {path!r} must stay inside the render folder {self.render_dir}")
+        if not p.name or p.name in (".", "..") or not p.parts:
+            raise BridgeError(f"render path {path!r} must end in a file name, e.g. kick.wav")
+        if any(len(part.encode()) > 200 for part in p.parts):
+            raise BridgeError(f"render path {path[:40]!r}... has a name longer than 200 bytes")
         if p.suffix.lower() != ".wav":
             p = p.with_suffix(p.suffix + ".wav") if p.suffix else p.with_suffix(".wav")
         return self.render_dir / p
@@ -102,8 +106,12 @@ class Controller:
 
         path = self.render_path(cmd.path)
         wave = np.asarray(self.engine.render(cmd.x, cmd.y), dtype=np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        sf.write(str(tmp), wave, int(self.engine.sample_rate), subtype="PCM_24", format="WAV")
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(tmp), wave, int(self.engine.sample_rate), subtype="PCM_24", format="WAV")
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError-like LibsndfileError
+            tmp.unlink(missing_ok=True)
+            raise BridgeError(f"cannot write {path}: {exc}") from None
         return [("/gesam/state/render", [str(path)])]

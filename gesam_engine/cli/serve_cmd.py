@@ -7,7 +7,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from osc_bridge.controller import Controller
+    from osc_bridge.osc_server import OscServer
+
+from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
 
 DEFAULT_MODELS = (Path("models/default"), Path("build/demo/model"))
 
@@ -24,6 +30,16 @@ def add_serve_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--cache", type=Path, metavar="DIR", help="cache directory for the built-in bake")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    osc = p.add_argument_group("OSC control (addresses in docs/design.md; /gesam/ping answers /gesam/pong)")
+    osc.add_argument("--osc-host", default="127.0.0.1", metavar="HOST",
+                     help="address to listen on (default 127.0.0.1; 0.0.0.0 lets the whole network play)")
+    osc.add_argument("--osc-port", type=int, default=9000, metavar="PORT",
+                     help="UDP port (default 9000; 0 picks a free one)")
+    osc.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
+    osc.add_argument("--feedback", metavar="HOST:PORT", help="send every OSC reply there instead of to each sender")
+    osc.add_argument("--render-dir", type=Path, default=Path("renders"), metavar="DIR",
+                     help="the only folder /gesam/render may write into (default ./renders)")
+    add_midi_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true")
 
 
@@ -42,6 +58,39 @@ def find_model(given: Path | None) -> Path:
     )
 
 
+def parse_host_port(text: str) -> tuple[str, int]:
+    """'HOST:PORT' (or '[v6]:PORT') as (host, port); GesamError if it is not one."""
+    from gesam_engine.errors import GesamError
+
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise GesamError(f"--feedback must be HOST:PORT with a port in 1..65535, e.g. 127.0.0.1:9001; got {text!r}")
+    return host, int(port)
+
+
+def make_osc_server(args: argparse.Namespace, engine: object,
+                    controller: Controller | None = None) -> OscServer | None:
+    """The OSC server for ``gesam serve`` (bound, not started), or None with --no-osc.
+
+    ``controller`` defaults to one writing renders into --render-dir (pass a shared one to give
+    OSC the MIDI-learn and kit callbacks). Binding here, before the engine starts, makes a port
+    in use a one-line error at once."""
+    if args.no_osc:
+        return None
+    from gesam_engine.errors import GesamError
+    from osc_bridge.controller import Controller
+    from osc_bridge.osc_server import OscServer
+
+    if not 0 <= args.osc_port < 65536:
+        raise GesamError(f"--osc-port must be in 0..65535, got {args.osc_port}")
+    feedback = parse_host_port(args.feedback) if args.feedback else None
+    controller = controller or Controller(engine, args.render_dir.resolve())
+    server = OscServer(controller, args.osc_host, args.osc_port, feedback)
+    server.bind()
+    return server
+
+
 def _report_underruns(engine: object, say: Callable[..., None], every_s: float = 2.0) -> None:
     """Print a line whenever the output counted new underruns (at most one line per ``every_s``)."""
     seen = 0
@@ -52,6 +101,19 @@ def _report_underruns(engine: object, say: Callable[..., None], every_s: float =
             margin = engine.renderer.margin_s * 1000  # type: ignore[attr-defined]
             say(f"[output] {count - seen} underrun(s) (total {count}); render margin now {margin:.2f} ms")
             seen = count
+
+
+def _wait_for_signal(say: Callable[..., None]) -> None:
+    """Serve until Ctrl-C or SIGTERM (used when stdin is closed, e.g. run by a service manager)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    say("console closed; serving OSC/MIDI until Ctrl-C or SIGTERM")
+    while True:
+        time.sleep(3600)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -74,12 +136,34 @@ def run_serve(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
     engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event == "output" else None)
-    engine.start()
+    from gesam_engine.errors import GesamError as _Refused
+    from osc_bridge.controller import Controller
+
+    midi = None
+
+    def learn(target: str) -> None:
+        if midi is None:
+            raise _Refused("MIDI learn needs MIDI: start gesam serve with --midi (or --midi-connect PORT)")
+        midi.learn(target)
+
+    controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))
+    osc = make_osc_server(args, engine, controller)
+    try:
+        engine.start()
+    except BaseException:
+        if osc is not None:
+            osc.stop()
+        raise
     threading.Thread(target=_report_underruns, args=(engine, say), name="gesam-underrun-report", daemon=True).start()
     say(f"gesam engine: model {model_dir} on {model.device}; {engine.output.message}")
-    say(f"type commands ({HELP}); Ctrl-D or quit to stop")
+    midi = start_midi(args, controller.execute, say)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
+        if osc is not None:
+            host, port = osc.start().address
+            say(f"listening for OSC on udp://{host}:{port}" + ("" if host in ("127.0.0.1", "::1") else
+                "  (reachable from the network: anyone who can reach it can play and write renders)"))
+        say(f"type commands ({HELP}); Ctrl-D or quit to stop")
         if deadline is not None and sys.stdin.isatty():
             time.sleep(max(0.0, deadline - time.monotonic()))
         else:
@@ -96,9 +180,15 @@ def run_serve(args: argparse.Namespace) -> int:
                     break
             if deadline is not None:
                 time.sleep(max(0.0, deadline - time.monotonic()))
+            elif args.output is None and (osc is not None or midi is not None):
+                _wait_for_signal(say)  # no console (stdin closed): OSC and MIDI keep playing
     except KeyboardInterrupt:
         pass
     finally:
+        if midi is not None:
+            midi.close()
+        if osc is not None:
+            osc.stop()
         m = engine.metrics()
         engine.stop()
     lat = m["trigger_latency_blocks"]
