@@ -7,7 +7,7 @@ import sys
 from typing import Callable, Sequence
 
 from gesam_engine import __version__
-from gesam_engine.cli import devices_cmd, info_cmd, kit_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd
+from gesam_engine.cli import devices_cmd, info_cmd, kit_cmd, learn_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd
 
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
@@ -16,6 +16,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
     ("serve", "play: keep the model warm and answer triggers on an audio device or into a WAV file",
      serve_cmd.add_serve_parser, serve_cmd.run_serve),
     ("devices", "list audio output devices", devices_cmd.add_devices_parser, devices_cmd.run_devices),
+    ("learn", "MIDI learn on a running engine: the next controller moved becomes x or y",
+     learn_cmd.add_learn_parser, learn_cmd.run_learn),
     ("info", "print a model's card", info_cmd.add_info_parser, info_cmd.run_info),
     ("kit", "kits: write a kit file to edit (new), export a kit as SFZ samples (export)",
      kit_cmd.add_kit_parser, kit_cmd.run_kit),
