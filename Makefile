@@ -42,6 +42,8 @@ test-fast: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
 	$(PY) benchmarks/bench_engine.py --out benchmarks/results/engine.json
+	$(PY) benchmarks/bench_osc.py
+	$(PY) benchmarks/bench_midi.py
 
 clean:
 	rm -rf $(VENV) build
