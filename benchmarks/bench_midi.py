@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,12 +30,10 @@ from tests.runtime.jack_harness import JackServer, jack_available, wait_until  #
 
 
 def _figures(values_s: list[float]) -> dict[str, float | int]:
-    """count, median, p99, max of ``values_s`` (seconds) in milliseconds."""
-    v = sorted(values_s)
-    if not v:
-        return {"count": 0, "median": float("nan"), "p99": float("nan"), "max": float("nan")}
-    return {"count": len(v), "median": 1e3 * statistics.median(v), "p99": 1e3 * v[min(len(v) - 1, int(0.99 * len(v)))],
-            "max": 1e3 * v[-1]}
+    """count, median, p99, max of ``values_s`` (seconds) in milliseconds (the engine's LatencyStats)."""
+    from gesam_engine.runtime.metrics import LatencyStats
+
+    return LatencyStats.of(1e3 * v for v in values_s).to_dict()
 
 
 def _messages(n: int) -> list[Any]:

@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _stats(values: list[float]) -> dict[str, float | int]:
-    v = sorted(values)
-    if not v:
-        return {"count": 0, "median": float("nan"), "p99": float("nan"), "max": float("nan")}
-    return {"count": len(v), "median": v[len(v) // 2], "p99": v[min(int(0.99 * len(v)), len(v) - 1)], "max": v[-1]}
+def _stats(values_ms: list[float]) -> dict[str, float | int]:
+    """count, median, p99, max in ms (the engine's own LatencyStats)."""
+    from gesam_engine.runtime.metrics import LatencyStats
+
+    return LatencyStats.of(values_ms).to_dict()
 
 
 # ---- clients (child processes: their own interpreter, their own GIL) -------------------------------
@@ -110,26 +110,14 @@ def flood_client(server: tuple[str, int], seconds: float, rate: float | None, ou
 
 # ---- the run ----------------------------------------------------------------------------------------
 def _model(spec: str | None) -> tuple[Any, str]:
-    from gesam_engine.gesam_model import GesamModel
-
+    """--model tiny (tests/tiny.py), a model directory, or the default-size untrained one."""
     if spec == "tiny":
         from tests.tiny import tiny_model
 
         return tiny_model(0.3), "tiny untrained (tests/tiny.py)"
-    if spec:
-        return GesamModel.load(Path(spec)), spec
-    import torch
+    from benchmarks.bench_engine import _model as default_or_loaded
 
-    from gesam_engine.coordinates import MapExtent
-    from gesam_engine.models import MapTransformer, MapVAE
-    from gesam_engine.training import settings_from_dict
-
-    torch.manual_seed(0)
-    s = settings_from_dict({})
-    n = round(s.preprocess.duration_s * s.preprocess.sample_rate)
-    model = GesamModel(s.make_codec(), MapVAE(s.vae).eval(), MapTransformer(s.transformer).eval(),
-                       MapExtent(), n, [], {"note": "untrained, default size"})
-    return model, "untrained default size"
+    return default_or_loaded(Path(spec) if spec else None), spec or "untrained default size"
 
 
 def _wait(condition: Any, timeout: float) -> bool:
