@@ -1,0 +1,305 @@
+"""The map bake: every sound of an N x N grid over the map, generated once and stored as .npy.
+
+Layout of a bake folder (by default ``<model>/map/bake/``)::
+
+    frames.npy   float16 [N*N, T, D]  transformer frames, grid_points(N) order (row-major, y up)
+    audio.npy    float16 [N*N, L]     decoded sounds at the model's rate (absent with audio=False)
+    index.json   format "gesam-bake", version 1: grid, order, weights sha256, shapes, done count
+
+The .npy files are created at full size up front (``np.lib.format.open_memmap``) and filled in
+chunks; after each chunk is flushed, ``index.json``'s ``done`` is rewritten atomically (temporary
+file + ``os.replace``), so an interrupted bake continues where it stopped. Loading never
+unpickles (``allow_pickle=False``) and maps the arrays read-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gesam_engine.errors import CheckpointError, GesamError
+from gesam_engine.gesam_model import GesamModel
+from gesam_engine.runtime.bake import grid_points
+
+FORMAT = "gesam-bake"
+VERSION = 1
+INDEX = "index.json"
+FRAMES = "frames.npy"
+AUDIO = "audio.npy"
+DTYPE = "float16"
+ORDER = "grid_points(grid): row-major, y up; index = row * grid + col, x = (col + 0.5) / grid, y = (row + 0.5) / grid"
+_F16_MAX = float(np.finfo(np.float16).max)
+
+
+@dataclasses.dataclass
+class BakeIndex:
+    """The contents of ``index.json``: what was baked, from which weights, and how far it got."""
+
+    grid: int
+    weights: dict[str, str]
+    n_frames: int  # T
+    n_features: int  # D
+    n_samples: int  # L
+    sample_rate: int
+    settings: dict[str, Any]
+    done: int = 0
+    seconds: float = 0.0
+    format: str = FORMAT
+    version: int = VERSION
+    order: str = ORDER
+    dtype: str = DTYPE
+    # this run only (not stored): sounds made and wall seconds, for the throughput report
+    run_sounds: int = dataclasses.field(default=0, compare=False)
+    run_seconds: float = dataclasses.field(default=0.0, compare=False)
+
+    @property
+    def total(self) -> int:
+        """Number of sounds in the grid (N*N)."""
+        return self.grid * self.grid
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+    @property
+    def audio(self) -> bool:
+        return bool(self.settings.get("audio", True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format, "version": self.version, "grid": self.grid, "n_points": self.total,
+            "order": self.order, "files": {"frames": FRAMES, "audio": AUDIO if self.audio else None},
+            "weights": self.weights, "T": self.n_frames, "D": self.n_features, "L": self.n_samples,
+            "sample_rate": self.sample_rate, "dtype": self.dtype, "done": self.done,
+            "seconds": round(self.seconds, 3), "settings": self.settings,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: Path) -> "BakeIndex":
+        if d.get("format") != FORMAT or d.get("version") != VERSION:
+            raise CheckpointError(f"{where} is not a {FORMAT} version {VERSION} index "
+                                  f"(format {d.get('format')!r}, version {d.get('version')!r}); bake again with --force")
+        try:
+            return cls(grid=int(d["grid"]), weights={str(k): str(v) for k, v in d["weights"].items()},
+                       n_frames=int(d["T"]), n_features=int(d["D"]), n_samples=int(d["L"]),
+                       sample_rate=int(d["sample_rate"]), settings=dict(d["settings"]), done=int(d["done"]),
+                       seconds=float(d.get("seconds", 0.0)), dtype=str(d["dtype"]), order=str(d.get("order", ORDER)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{where} is incomplete or invalid ({exc!r}); bake again with --force") from None
+
+    def same_bake(self, other: "BakeIndex") -> bool:
+        """True when ``other`` describes the same grid, model and settings (progress aside)."""
+        keys = ("grid", "weights", "n_frames", "n_features", "n_samples", "sample_rate", "settings", "dtype")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+def weights_id(model: GesamModel) -> dict[str, str]:
+    """The sha256 of each weight file in the model's card (``model.json`` "files"); for an unsaved
+    model, one sha256 over its parameters."""
+    files = model.card.get("files", {})
+    ids = {k: str(v["sha256"]) for k, v in files.items() if k.endswith(".safetensors") and "sha256" in v}
+    if ids:
+        return ids
+    digest = hashlib.sha256()
+    for module in (model.vae, model.transformer):
+        for name, t in module.state_dict().items():
+            digest.update(name.encode())
+            digest.update(t.detach().cpu().float().numpy().tobytes())
+    return {"parameters": digest.hexdigest()}
+
+
+def _default_iters(model: GesamModel) -> int | None:
+    it = model.codec.to_config().get("griffin_lim_iters")
+    return None if it is None else int(it)
+
+
+def _expected_index(model: GesamModel, grid: int, iters: int | None, audio: bool) -> BakeIndex:
+    t, d = model.transformer.config.n_frames, model.transformer.config.n_features
+    settings = {"iters": iters if iters is not None else _default_iters(model), "audio": audio,
+                "codec": model.codec.to_config()}
+    return BakeIndex(grid=grid, weights=weights_id(model), n_frames=t, n_features=d, n_samples=model.n_samples,
+                     sample_rate=model.sample_rate, settings=settings)
+
+
+def _write_index(directory: Path, index: BakeIndex) -> None:
+    """Write index.json atomically: a temporary file in the same folder, then ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index.", suffix=".json.tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(index.to_dict(), fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / INDEX)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_index(directory: Path) -> BakeIndex:
+    """Read and check ``directory/index.json``; CheckpointError when missing or invalid."""
+    path = Path(directory) / INDEX
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: {directory} is not a bake; make one with `gesam bake`")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is unreadable ({exc}); bake again with --force") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is not a JSON object; bake again with --force")
+    return BakeIndex.from_dict(data, path)
+
+
+def _bake_chunk(model: GesamModel, xy: np.ndarray, iters: int | None, audio: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Points [B, 2] -> frames [B, T, D] float16 and (when ``audio``) waves [B, L] float16.
+
+    One batched transformer pass with the KV cache, then one batched decode."""
+    frames = model.generate_frames(xy)  # (B, T, D) on model.device
+    frames16 = _to_f16(frames.float().cpu().numpy(), "frames")
+    waves16 = _to_f16(model.decode(frames, iters=iters), "audio") if audio else None  # (B, L)
+    return frames16, waves16
+
+
+def _to_f16(x: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > _F16_MAX:
+        raise GesamError(f"the model generated {what} that are not finite or beyond float16's range; "
+                         "the weights are probably broken")
+    return x.astype(np.float16)
+
+
+def _open_arrays(directory: Path, index: BakeIndex, fresh: bool) -> tuple[np.memmap, np.memmap | None]:
+    """The full-size memmaps: created (``fresh``) or opened for update with their shapes checked."""
+    shapes = {FRAMES: (index.total, index.n_frames, index.n_features), AUDIO: (index.total, index.n_samples)}
+    names = [FRAMES] + ([AUDIO] if index.audio else [])
+    out: list[np.memmap] = []
+    for name in names:
+        path = directory / name
+        if fresh:
+            out.append(np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shapes[name]))
+            continue
+        arr = np.lib.format.open_memmap(path, mode="r+")
+        if arr.shape != shapes[name] or arr.dtype != np.float16:
+            raise ValueError(f"{name} has shape {arr.shape} {arr.dtype}, expected {shapes[name]} float16")
+        out.append(arr)
+    return out[0], (out[1] if index.audio else None)
+
+
+def bake_grid(
+    model: GesamModel,
+    grid: int,
+    directory: Path | str,
+    batch: int = 64,
+    iters: int | None = None,
+    audio: bool = True,
+    force: bool = False,
+    progress: bool = True,
+) -> BakeIndex:
+    """Bake the ``grid`` x ``grid`` map into ``directory`` (frames.npy, audio.npy, index.json).
+
+    Runs on ``model.device`` in batches of ``batch`` with the KV cache; ``iters`` Griffin-Lim
+    iterations (None: the codec's). Continues an interrupted bake of the same grid, weights and
+    settings; a different existing bake needs ``force``. Returns the final index. Call from any
+    thread but the audio callback (it is long-running torch and file work)."""
+    if not 1 <= grid <= 1024:
+        raise GesamError(f"grid must be in 1..1024, got {grid}")
+    if not 1 <= batch <= 65536:
+        raise GesamError(f"batch must be in 1..65536, got {batch}")
+    if iters is not None and not 0 <= iters <= 1000:
+        raise GesamError(f"iters must be in 0..1000, got {iters}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    want = _expected_index(model, grid, iters, audio)
+    index, fresh = want, True
+    if (directory / INDEX).exists() and not force:
+        try:
+            old = read_index(directory)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}; or pass --force to start over") from None
+        if not old.same_bake(want):
+            diff = [k for k in ("grid", "weights", "n_samples", "sample_rate", "settings")
+                    if getattr(old, k) != getattr(want, k)]
+            raise CheckpointError(
+                f"{directory} holds a different bake (its {', '.join(diff) or 'shape'} differ: grid {old.grid}, "
+                f"asked for grid {grid}); pass --force to start over, or choose another --out")
+        index, fresh = old, False
+    try:
+        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
+    except (OSError, ValueError):  # a resumable index whose arrays are gone or damaged: start over
+        index, fresh = want, True
+        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
+    if fresh:
+        if not audio:
+            (directory / AUDIO).unlink(missing_ok=True)
+        _write_index(directory, index)
+    points = grid_points(grid)
+    start_done, started = index.done, time.perf_counter()
+    bar = tqdm(total=index.total, initial=index.done, desc=f"bake {grid}x{grid}", unit="sound",
+               disable=not progress, dynamic_ncols=True, smoothing=0.1)
+    try:
+        while index.done < index.total:
+            lo, hi = index.done, min(index.done + batch, index.total)
+            t0 = time.perf_counter()
+            frames16, waves16 = _bake_chunk(model, points[lo:hi], index.settings["iters"], index.audio)
+            frames_mm[lo:hi] = frames16
+            frames_mm.flush()
+            if audio_mm is not None and waves16 is not None:
+                audio_mm[lo:hi] = waves16
+                audio_mm.flush()
+            index.done, index.seconds = hi, index.seconds + time.perf_counter() - t0
+            _write_index(directory, index)
+            bar.update(hi - lo)
+    finally:
+        bar.close()
+        del frames_mm, audio_mm
+    index.run_sounds, index.run_seconds = index.done - start_done, time.perf_counter() - started
+    return index
+
+
+def load_bake(
+    directory: Path | str, model: GesamModel | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, BakeIndex]:
+    """A finished bake: points [N, 2] float64, frames [N, T, D] float16 and audio [N, L] float16
+    (or None for a frames-only bake) as read-only memmaps, and the index.
+
+    CheckpointError when the index is missing, invalid or unfinished, a file is missing or
+    truncated, or (given ``model``) the bake was made from other weights or shapes. Never unpickles."""
+    directory = Path(directory)
+    index = read_index(directory)
+    if index.dtype != DTYPE:
+        raise CheckpointError(f"{directory / INDEX}: dtype {index.dtype!r}, expected {DTYPE!r}")
+    if not index.complete:
+        raise CheckpointError(f"{directory} is an unfinished bake ({index.done} of {index.total} sounds); "
+                              "run `gesam bake` again with the same settings to finish it")
+    if model is not None:
+        want = weights_id(model)
+        if index.weights != want:
+            raise CheckpointError(
+                f"{directory} was baked from other weights (sha256 {index.weights}, the model has {want}); "
+                "the bake is stale: bake again with --force")
+        mine = (model.transformer.config.n_frames, model.transformer.config.n_features, model.n_samples, model.sample_rate)
+        if (index.n_frames, index.n_features, index.n_samples, index.sample_rate) != mine:
+            raise CheckpointError(f"{directory}: T, D, L, rate do not match the model's {mine}; bake again with --force")
+    shapes = {FRAMES: (index.total, index.n_frames, index.n_features), AUDIO: (index.total, index.n_samples)}
+    arrays: dict[str, np.ndarray] = {}
+    for name in [FRAMES] + ([AUDIO] if index.audio else []):
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing; the bake is incomplete: bake again with --force")
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise CheckpointError(f"{path} is truncated or corrupt ({exc}); bake again with --force") from None
+        if arr.shape != shapes[name] or arr.dtype != np.float16:
+            raise CheckpointError(f"{path} has shape {arr.shape} {arr.dtype}, expected {shapes[name]} float16; "
+                                  "bake again with --force")
+        arrays[name] = arr
+    return grid_points(index.grid), arrays[FRAMES], arrays.get(AUDIO), index

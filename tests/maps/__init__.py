@@ -1,0 +1,1 @@
+"""Tests of gesam_engine.maps."""
