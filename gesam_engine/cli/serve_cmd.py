@@ -108,6 +108,7 @@ def _wait_for_signal(say: Callable[..., None]) -> None:
     import signal
 
     def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the shutdown finish
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -167,10 +168,12 @@ def run_serve(args: argparse.Namespace) -> int:
         if deadline is not None and sys.stdin.isatty():
             time.sleep(max(0.0, deadline - time.monotonic()))
         else:
+            quit_asked = False
             for line in sys.stdin:
                 try:
                     reply = run_line(engine, line)
                 except EOFError:
+                    quit_asked = True
                     break
                 except GesamError as exc:
                     reply = f"error: {exc}"
@@ -180,8 +183,8 @@ def run_serve(args: argparse.Namespace) -> int:
                     break
             if deadline is not None:
                 time.sleep(max(0.0, deadline - time.monotonic()))
-            elif args.output is None and (osc is not None or midi is not None):
-                _wait_for_signal(say)  # no console (stdin closed): OSC and MIDI keep playing
+            elif not quit_asked and args.output is None and (osc is not None or midi is not None):
+                _wait_for_signal(say)  # stdin closed without `quit`: OSC and MIDI keep playing
     except KeyboardInterrupt:
         pass
     finally:

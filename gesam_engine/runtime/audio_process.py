@@ -179,8 +179,9 @@ class AudioOutput:
         control[STATE] = OPENING
         self.shared.set_message("opening")
         args = (self.shared.shm.name, self.shared.capacity, self.channels, self.device, self.sample_rate, self.blocksize)
-        self._proc = self._ctx.Process(target=_child_main, args=args, name="gesam-audio", daemon=True)
-        self._proc.start()
+        proc = self._ctx.Process(target=_child_main, args=args, name="gesam-audio", daemon=True)
+        proc.start()
+        self._proc = proc  # only a started process is ever visible to _reap
 
     def _reap(self) -> None:
         proc, self._proc = self._proc, None
@@ -255,11 +256,12 @@ class AudioOutput:
         """Stop the child and free the shared memory."""
         self._closing = True
         self.shared.control[STOP] = 1
-        proc = self._proc
-        if proc is not None:
-            proc.join(timeout=5)
-        self._reap()
-        if self._watch is not None:
-            self._watch.join(timeout=2)
+        if self._watch is not None:  # first the watchdog, so it cannot start a child while we stop
+            self._watch.join(timeout=5)
+        with self._lock:
+            proc = self._proc
+            if proc is not None:
+                proc.join(timeout=5)
+            self._reap()
         del self.ring, self.reader
         self.shared.close()
