@@ -36,6 +36,7 @@ class GesamModel:
     classes: list[dict[str, str]]
     card: dict[str, Any]
     device: torch.device = torch.device("cpu")
+    directory: Path | None = None  # where it was loaded from (its map/ bake lives there)
 
     @property
     def sample_rate(self) -> int:
@@ -118,7 +119,7 @@ class GesamModel:
         for module, name in ((vae, "vae.safetensors"), (transformer, "transformer.safetensors")):
             checkpoint.load_state(module, checkpoint.read_weights(directory, card, name), directory / name)
             module.eval()
-        model = cls(codec, vae, transformer, extent, n_samples, classes, card)
+        model = cls(codec, vae, transformer, extent, n_samples, classes, card, directory=directory)
         return model.to(device)
 
     def summary(self) -> str:

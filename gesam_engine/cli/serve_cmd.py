@@ -136,7 +136,7 @@ def run_serve(args: argparse.Namespace) -> int:
     model = GesamModel.load(model_dir, resolve_device(args.model_device))
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
-    engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event == "output" else None)
+    engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event in ("output", "bake") else None)
     from gesam_engine.errors import GesamError as _Refused
     from osc_bridge.controller import Controller
 

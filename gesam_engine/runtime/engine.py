@@ -27,6 +27,7 @@ from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.runtime.audio_process import AudioOutput
 from gesam_engine.runtime.bake import load_or_make_bake
+from gesam_engine.runtime.baked_grid import BakedGrid
 from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain, StopAll
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
@@ -94,6 +95,7 @@ class Engine:
         self._cursor = (0.5, 0.5)
         self._bend = 0.0
         self._pads = default_pads(self.config.engine.pads)
+        self.grid: BakedGrid | None = None  # the model's shipped map/bake, when it has one
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self._triggers: dict[int, TriggerInfo] = {}
@@ -112,6 +114,7 @@ class Engine:
                                           c.generator.griffin_lim_iters, self.cache_dir, progress=self.progress)
         for p, w in zip(points, waves):
             self.cache.put((float(p[0]), float(p[1])), w, pinned=True)
+        self._open_shipped_bake()
         self.generator.start()
         self.renderer.start()
         self.output.open()
@@ -119,6 +122,16 @@ class Engine:
         self.started = True
         self.gain(c.engine.gain)
         return self
+
+    def _open_shipped_bake(self) -> None:
+        """Use ``<model>/map/bake`` when it is a finished bake of these weights; say why not otherwise."""
+        directory = self.model.directory
+        if directory is None or not (directory / "map" / "bake" / "index.json").is_file():
+            return
+        try:
+            self.grid = BakedGrid(directory / "map" / "bake", self.model, self.sample_rate)
+        except GesamError as exc:
+            self._emit("bake", {"message": f"not using the shipped bake: {exc}"})
 
     def stop(self) -> None:
         """Stop everything and release the output."""
@@ -163,6 +176,8 @@ class Engine:
         xy = clamp_point(x, y)
         with self._lock:
             self._cursor = xy
+        if self.grid is not None:  # the nearest baked sound is ready before the next trigger
+            self.grid.fill(self.cache, xy)
         self.generator.observe_cursor(xy)
         self.generator.request("cursor", xy)
         return xy
@@ -225,6 +240,8 @@ class Engine:
         pad = dataclasses.replace(self._pads[n], x=xy[0], y=xy[1], **settings)
         with self._lock:
             self._pads[n] = pad
+        if self.grid is not None:
+            self.grid.fill(self.cache, xy)
         self.generator.request(f"pad{n}", xy)
         return pad
 

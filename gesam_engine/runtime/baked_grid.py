@@ -1,0 +1,48 @@
+"""A shipped grid bake (``gesam bake``) as a source of ready sounds, read lazily from its memmap.
+
+A 200 x 200 bake is gigabytes of audio, so nothing is loaded up front: when the cursor enters
+a grid cell whose sound is not cached yet, that one sound is read, converted to float32 at the
+output rate and put in the sound cache, so the next trigger plays a sound at most half a cell
+away while the exact point is still being generated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gesam_engine.gesam_model import GesamModel
+from gesam_engine.maps.bake import load_bake
+from gesam_engine.runtime.resample import to_rate
+from gesam_engine.runtime.sound_cache import SoundCache
+
+
+class BakedGrid:
+    """The audio of a finished bake [N*N, L] (float16 memmap) and its grid size."""
+
+    def __init__(self, directory: Path, model: GesamModel, output_rate: int) -> None:
+        """Open the bake in ``directory``; CheckpointError when it is stale, partial or frames-only."""
+        points, _, audio, index = load_bake(directory, model)
+        if audio is None:
+            from gesam_engine.errors import CheckpointError
+
+            raise CheckpointError(f"{directory} is a frames-only bake; the engine needs its audio (bake without --frames-only)")
+        self.points, self.audio, self.grid = points, audio, index.grid
+        self.model_rate, self.output_rate = model.sample_rate, output_rate
+
+    def cell(self, xy: tuple[float, float]) -> int:
+        """Index of the grid point whose cell holds ``xy`` (row-major from the bottom left)."""
+        n = self.grid
+        col = min(max(int(xy[0] * n), 0), n - 1)
+        row = min(max(int(xy[1] * n), 0), n - 1)
+        return row * n + col
+
+    def fill(self, cache: SoundCache, xy: tuple[float, float]) -> tuple[float, float]:
+        """Make the sound of ``xy``'s cell ready in ``cache`` (a no-op when it already is); its point."""
+        i = self.cell(xy)
+        point = (float(self.points[i, 0]), float(self.points[i, 1]))
+        if point not in cache:
+            wave = to_rate(np.asarray(self.audio[i], dtype=np.float32), self.model_rate, self.output_rate)
+            cache.put(point, wave)
+        return point
