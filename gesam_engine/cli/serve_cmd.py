@@ -137,14 +137,13 @@ def run_serve(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
     engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event in ("output", "bake") else None)
-    from gesam_engine.errors import GesamError as _Refused
     from osc_bridge.controller import Controller
 
     midi = None
 
     def learn(target: str) -> None:
         if midi is None:
-            raise _Refused("MIDI learn needs MIDI: start gesam serve with --midi (or --midi-connect PORT)")
+            raise GesamError("MIDI learn needs MIDI: start gesam serve with --midi (or --midi-connect PORT)")
         midi.learn(target)
 
     controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))

@@ -349,5 +349,6 @@ class Engine:
 
     def state(self) -> dict[str, Any]:
         """Cursor, readiness, output state: what /gesam/state reports."""
-        return {"cursor": self._cursor, "ready": self.is_ready(), "output": self.output.status()["state"],
-                "underruns": self.output.status()["underruns"], "pending": self.generator.pending()}
+        output = self.output.status()
+        return {"cursor": self._cursor, "ready": self.is_ready(), "output": output["state"],
+                "underruns": output["underruns"], "pending": self.generator.pending()}

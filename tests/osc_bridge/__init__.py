@@ -52,36 +52,33 @@ class Client:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendto(data, self.server)
 
+    def _receive(self, deadline: float) -> tuple[str, list[Any]] | None:
+        """The next reply before ``deadline`` (kept in ``replies``), or None when none came."""
+        self.sock.settimeout(max(deadline - time.monotonic(), 1e-4))
+        try:
+            data = self.sock.recv(65536)
+        except (TimeoutError, BlockingIOError):
+            return None
+        msg = OscMessage(data)
+        self.replies.append((msg.address, msg.params))
+        return msg.address, msg.params
+
     def poll(self, timeout: float) -> list[tuple[str, list[Any]]]:
         """Replies that arrive within ``timeout`` s (all of them kept in ``replies`` too)."""
         got = []
         deadline = time.monotonic() + timeout
-        while True:
-            self.sock.settimeout(max(deadline - time.monotonic(), 1e-4))
-            try:
-                data = self.sock.recv(65536)
-            except (TimeoutError, BlockingIOError):
-                break
-            msg = OscMessage(data)
-            got.append((msg.address, msg.params))
+        while (reply := self._receive(deadline)) is not None:
+            got.append(reply)
             if time.monotonic() >= deadline:
                 break
-        self.replies += got
         return got
 
     def expect(self, address: str, timeout: float = 5.0) -> list[Any]:
         """The arguments of the next reply on ``address`` (earlier others are kept); fails on timeout."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(deadline - time.monotonic(), 1e-4))
-            try:
-                data = self.sock.recv(65536)
-            except (TimeoutError, BlockingIOError):
-                break
-            msg = OscMessage(data)
-            self.replies.append((msg.address, msg.params))
-            if msg.address == address:
-                return msg.params
+        while time.monotonic() < deadline and (reply := self._receive(deadline)) is not None:
+            if reply[0] == address:
+                return reply[1]
         raise AssertionError(f"no {address} within {timeout} s; got {self.replies[-5:]}")
 
     def close(self) -> None:
