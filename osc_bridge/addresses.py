@@ -31,8 +31,9 @@ OUTGOING: dict[str, str] = {
     "/gesam/pong": "answer to /gesam/ping",
     "/gesam/state/xy": "f x, f y: the cursor after a move (clamped)",
     "/gesam/state/ready": "f x, f y: the exact point's sound is ready",
-    "/gesam/state/class": "s name, s colour: the class at the cursor (when the model has a class map)",
-    "/gesam/state/features": "f...: audio features at the cursor (when the model has feature maps)",
+    "/gesam/state/class": "s name, s colour: the class at the cursor, after each move (when the model has maps)",
+    "/gesam/state/features": "f rms, f centroid Hz, f bandwidth Hz, f flatness, f rolloff Hz, f zcr: the cursor's "
+                             "cell, after each move (when the model has maps)",
     "/gesam/state/pad/<n>/xy": "f x, f y: a pad's point after it was set",
     "/gesam/state/render": "s path: a render was written",
     "/gesam/state/learn": "s target: MIDI learn is waiting for a controller",

@@ -57,14 +57,14 @@ class Controller:
         e = self.engine
         if isinstance(cmd, Move):
             x, y = e.move(cmd.x, cmd.y)
-            return [("/gesam/state/xy", [x, y])]
+            return [("/gesam/state/xy", [x, y]), *self.map_replies()]
         if isinstance(cmd, Trigger):
             e.trigger(cmd.velocity)
             return []
         if isinstance(cmd, Play):
             e.play(cmd.x, cmd.y, cmd.velocity)
             x, y = e.cursor
-            return [("/gesam/state/xy", [x, y])]
+            return [("/gesam/state/xy", [x, y]), *self.map_replies()]
         if isinstance(cmd, PadXY):
             pad = e.set_pad(cmd.pad, cmd.x, cmd.y)
             return [(f"/gesam/state/pad/{cmd.pad}/xy", [pad.x, pad.y])]
@@ -100,6 +100,19 @@ class Controller:
                 raise BridgeError("no kits are available to load")
             return self.on_program(cmd.program)
         raise BridgeError(f"not a command: {type(cmd).__name__}")
+
+    def map_replies(self) -> list[Reply]:
+        """/gesam/state/class (name, colour) and /gesam/state/features (FEATURES order) at the
+        cursor, from the model's maps; nothing when it has none."""
+        info = self.engine.map_info() if hasattr(self.engine, "map_info") else None
+        if not info:
+            return []
+        replies: list[Reply] = []
+        if info.get("class"):
+            replies.append(("/gesam/state/class", [info["class"]["name"], info["class"]["color"]]))
+        if info.get("features"):
+            replies.append(("/gesam/state/features", [float(v) for v in info["features"].values()]))
+        return replies
 
     def _render(self, cmd: Render) -> list[Reply]:
         import soundfile as sf

@@ -7,7 +7,9 @@ import sys
 from typing import Callable, Sequence
 
 from gesam_engine import __version__
-from gesam_engine.cli import bake_cmd, devices_cmd, info_cmd, kit_cmd, learn_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd
+from gesam_engine.cli import (
+    bake_cmd, devices_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd,
+)
 
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
@@ -15,6 +17,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
     ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
     ("bake", "bake an N x N grid of sounds over the map into the model's map/ (resumable)",
      bake_cmd.add_bake_parser, bake_cmd.run_bake),
+    ("maps", "draw the class, audio-feature and t-SNE maps (PNG + maps.json) from the bake",
+     maps_cmd.add_maps_parser, maps_cmd.run_maps),
     ("serve", "play: keep the model warm and answer triggers on an audio device or into a WAV file",
      serve_cmd.add_serve_parser, serve_cmd.run_serve),
     ("devices", "list audio output devices", devices_cmd.add_devices_parser, devices_cmd.run_devices),

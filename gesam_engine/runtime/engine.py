@@ -25,6 +25,8 @@ import numpy as np
 from gesam_engine.coordinates import CoordinateError
 from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.gesam_model import GesamModel
+from gesam_engine.maps.bake import weights_id
+from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
 from gesam_engine.runtime.audio_process import AudioOutput
 from gesam_engine.runtime.bake import load_or_make_bake
 from gesam_engine.runtime.baked_grid import BakedGrid
@@ -70,7 +72,8 @@ class Engine:
     """Build with a loaded model and a ServeConfig; ``start()`` opens the output and threads."""
 
     def __init__(self, model: GesamModel, config: ServeConfig | None = None, output_file: Path | None = None,
-                 realtime: bool = True, cache_dir: Path | None = None, progress: bool = True) -> None:
+                 realtime: bool = True, cache_dir: Path | None = None, progress: bool = True,
+                 maps_dir: Path | None = None) -> None:
         self.model = model
         self.config = config or ServeConfig()
         out = self.config.output
@@ -96,6 +99,9 @@ class Engine:
         self._bend = 0.0
         self._pads = default_pads(self.config.engine.pads)
         self.grid: BakedGrid | None = None  # the model's shipped map/bake, when it has one
+        default_maps = model.directory / "map" / "maps" if model.directory is not None else None
+        self.maps_dir: Path | None = Path(maps_dir) if maps_dir is not None else default_maps
+        self.maps: MapsFile | None = None  # class and feature values per cell (`gesam maps`)
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self._triggers: dict[int, TriggerInfo] = {}
@@ -115,6 +121,7 @@ class Engine:
         for p, w in zip(points, waves):
             self.cache.put((float(p[0]), float(p[1])), w, pinned=True)
         self._open_shipped_bake()
+        self._open_maps()
         self.generator.start()
         self.renderer.start()
         self.output.open()
@@ -132,6 +139,15 @@ class Engine:
             self.grid = BakedGrid(directory / "map" / "bake", self.model, self.sample_rate)
         except GesamError as exc:
             self._emit("bake", {"message": f"not using the shipped bake: {exc}"})
+
+    def _open_maps(self) -> None:
+        """Use the maps folder's maps.json when it was made from these weights; say why not otherwise."""
+        if self.maps_dir is None or not (self.maps_dir / MAPS_JSON).is_file():
+            return
+        try:
+            self.maps = read_maps_file(self.maps_dir, weights_id(self.model))
+        except GesamError as exc:
+            self._emit("maps", {"message": f"no class or feature reports: {exc}"})
 
     def stop(self) -> None:
         """Stop everything and release the output."""
@@ -181,6 +197,23 @@ class Engine:
         self.generator.observe_cursor(xy)
         self.generator.request("cursor", xy)
         return xy
+
+    def map_info(self, xy: tuple[float, float] | None = None) -> dict[str, Any] | None:
+        """Class (name, colour) and audio features at ``xy`` (default: the cursor) from the maps;
+        None when the model has no maps."""
+        if self.maps is None:
+            return None
+        x, y = clamp_point(*(xy or self._cursor))
+        return self.maps.at(x, y)
+
+    def sound_for(self, xy: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+        """The sound a trigger at ``xy`` (default: the cursor) plays now, float32 [L] at the output
+        rate, and the point it was made for (the exact one when ready, else the nearest ready one)."""
+        point = clamp_point(*(xy or self._cursor))
+        hit = self.cache.get(point) or self.cache.nearest(point)
+        if hit is None:
+            raise GesamError("no sound is ready yet (the engine is still starting)")
+        return hit.wave, hit.xy
 
     def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int) -> TriggerInfo:
         arrival = time.perf_counter()
