@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.runtime.bake import grid_points
+from gesam_engine.maps.grid import grid_points
 
 FORMAT = "gesam-bake"
 VERSION = 1
@@ -38,6 +38,7 @@ AUDIO = "audio.npy"
 DTYPE = "float16"
 ORDER = "grid_points(grid): row-major, y up; index = row * grid + col, x = (col + 0.5) / grid, y = (row + 0.5) / grid"
 _F16_MAX = float(np.finfo(np.float16).max)
+SOUND_WEIGHTS = ("vae.safetensors", "transformer.safetensors")
 
 
 @dataclasses.dataclass
@@ -102,15 +103,20 @@ class BakeIndex:
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
-def weights_id(model: GesamModel) -> dict[str, str]:
-    """The sha256 of each weight file in the model's card (``model.json`` "files"); for an unsaved
-    model, one sha256 over its parameters."""
+def weights_id(model: GesamModel, sound_only: bool = True) -> dict[str, str]:
+    """The sha256 of the weight files in the model's card (``model.json`` "files"): with
+    ``sound_only`` the two that make the sounds (a bake stays valid when only the classifier
+    changes), else all of them; for an unsaved model, one sha256 over its parameters."""
     files = model.card.get("files", {})
-    ids = {k: str(v["sha256"]) for k, v in files.items() if k.endswith(".safetensors") and "sha256" in v}
+    wanted = SOUND_WEIGHTS if sound_only else tuple(k for k in files if k.endswith(".safetensors"))
+    ids = {k: str(files[k]["sha256"]) for k in wanted if isinstance(files.get(k), dict) and "sha256" in files[k]}
     if ids:
         return ids
     digest = hashlib.sha256()
-    for module in (model.vae, model.transformer):
+    modules = [model.vae, model.transformer]
+    if not sound_only and getattr(model, "classifier", None) is not None:
+        modules.append(model.classifier)
+    for module in modules:
         for name, t in module.state_dict().items():
             digest.update(name.encode())
             digest.update(t.detach().cpu().float().numpy().tobytes())
@@ -186,6 +192,8 @@ def _open_arrays(directory: Path, index: BakeIndex, fresh: bool) -> tuple[np.mem
         if fresh:
             out.append(np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=shapes[name]))
             continue
+        # read-only first: numpy's r+ memmap silently zero-extends a truncated file
+        np.load(path, mmap_mode="r", allow_pickle=False)
         arr = np.lib.format.open_memmap(path, mode="r+")
         if arr.shape != shapes[name] or arr.dtype != np.float16:
             raise ValueError(f"{name} has shape {arr.shape} {arr.dtype}, expected {shapes[name]} float16")
@@ -233,7 +241,7 @@ def bake_grid(
         index, fresh = old, False
     try:
         frames_mm, audio_mm = _open_arrays(directory, index, fresh)
-    except (OSError, ValueError):  # a resumable index whose arrays are gone or damaged: start over
+    except (OSError, ValueError, EOFError):  # a resumable index whose arrays are gone or damaged: start over
         index, fresh = want, True
         frames_mm, audio_mm = _open_arrays(directory, index, fresh)
     if fresh:

@@ -1,54 +1,48 @@
-"""The small built-in bake: a grid of ready sounds made at start, so no trigger is ever silent.
+"""The engine's built-in bake: a small grid of ready sounds made at start, so no trigger is silent.
 
-Generated in batches with the KV cache and kept on disk under the cache directory, keyed by
-the model's weights and the output rate, so the second start is instant.
+It is an ordinary ``gesam bake`` (maps/bake.py: batched with the KV cache, float16, resumable),
+kept under ``<cache>/bakes/<key>/`` where the key names the weights, grid, Griffin-Lim
+iterations and codec, so the second start loads it instead of generating. A damaged one is
+made again. The engine gets it as float32 at its output rate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from gesam_engine.errors import CheckpointError
 from gesam_engine.gesam_model import GesamModel
+from gesam_engine.maps.bake import bake_grid, load_bake, weights_id
 from gesam_engine.runtime.resample import to_rate
 
 
-def grid_points(n: int) -> np.ndarray:
-    """Centres of an n x n grid over the map, normalised [n*n, 2] (row-major, y up)."""
-    c = (np.arange(n) + 0.5) / n
-    xx, yy = np.meshgrid(c, c)
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)
-
-
-def _bake_key(model: GesamModel, grid: int, output_rate: int, iters: int) -> str:
-    files = model.card.get("files", {})
-    ident = {"weights": {k: v for k, v in files.items() if k.endswith(".safetensors")}, "grid": grid,
-             "rate": output_rate, "iters": iters, "codec": model.codec.to_config()}
-    if not ident["weights"]:  # an unsaved model: key on its parameters
-        digest = hashlib.sha256()
-        for t in model.transformer.state_dict().values():
-            digest.update(t.detach().cpu().numpy().tobytes())
-        ident["weights"] = digest.hexdigest()
+def bake_key(model: GesamModel, grid: int, iters: int) -> str:
+    """The folder name of a built-in bake: a digest of weights, grid, iterations and codec."""
+    ident = {"weights": weights_id(model), "grid": grid, "iters": iters, "codec": model.codec.to_config()}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def make_bake(
-    model: GesamModel, grid: int, output_rate: int, iters: int, batch: int = 16, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Generate the grid: points [N, 2] and waves [N, L] float32 at ``output_rate``."""
-    points = grid_points(grid)
-    waves = []
-    for i in tqdm(range(0, len(points), batch), desc="built-in bake", unit="batch", disable=not progress):
-        for wave in model.render(points[i : i + batch], iters=iters):
-            waves.append(to_rate(wave, model.sample_rate, output_rate))
-    return points, np.stack(waves).astype(np.float32)
+def _bake_and_load(model: GesamModel, grid: int, iters: int, directory: Path,
+                   progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        points, _, audio, _ = load_bake(directory, model)
+    except CheckpointError:  # not made yet, unfinished or damaged: (re)make it
+        try:
+            bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress)
+        except CheckpointError:  # an unreadable index: start over
+            bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress, force=True)
+        try:
+            points, _, audio, _ = load_bake(directory, model)
+        except CheckpointError:  # damaged arrays behind a finished index
+            bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress, force=True)
+            points, _, audio, _ = load_bake(directory, model)
+    assert audio is not None  # bake_grid stores audio by default
+    return np.array(points), np.asarray(audio, dtype=np.float32)
 
 
 def load_or_make_bake(
@@ -59,21 +53,13 @@ def load_or_make_bake(
     cache_dir: Path | None,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The built-in bake from ``cache_dir`` if made before for these weights, else made and stored."""
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / "bakes" / f"{_bake_key(model, grid, output_rate, iters)}.npz"
-        if path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    return data["points"], data["waves"]
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-                path.unlink(missing_ok=True)  # a corrupt bake is made again
-    points, waves = make_bake(model, grid, output_rate, iters, progress=progress)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, points=points, waves=waves)
-        os.replace(tmp, path)
+    """Points [N, 2] and waves [N, L'] float32 at ``output_rate`` of the built-in ``grid`` bake,
+    loaded from ``cache_dir`` when made before (nothing is kept without a cache dir)."""
+    if cache_dir is None:
+        with tempfile.TemporaryDirectory(prefix="gesam-bake-") as tmp:
+            points, audio = _bake_and_load(model, grid, iters, Path(tmp), progress)
+    else:
+        points, audio = _bake_and_load(model, grid, iters, Path(cache_dir) / "bakes" / bake_key(model, grid, iters),
+                                       progress)
+    waves = np.stack([to_rate(w, model.sample_rate, output_rate) for w in audio]).astype(np.float32)
     return points, waves

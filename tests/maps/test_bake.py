@@ -12,7 +12,7 @@ import gesam_engine.maps.bake as bake_mod
 from gesam_engine.errors import CheckpointError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps import BakeIndex, bake_grid, load_bake
-from gesam_engine.runtime.bake import grid_points
+from gesam_engine.maps.grid import grid_points
 from tests.tiny import tiny_model
 
 ITERS = 4
@@ -118,6 +118,17 @@ def test_truncated_audio_is_refused(model: GesamModel, tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(CheckpointError, match=r"audio\.npy is missing"):
         load_bake(tmp_path, model)
+
+
+def test_baking_again_over_a_truncated_array_remakes_it(model: GesamModel, baked: Path, tmp_path: Path) -> None:
+    """numpy's r+ memmap zero-extends a short file: the bake must notice and make the sounds again."""
+    bake_grid(model, 4, tmp_path, batch=5, iters=ITERS, progress=False)
+    path = tmp_path / "audio.npy"
+    path.write_bytes(path.read_bytes()[:200])
+    index = bake_grid(model, 4, tmp_path, batch=5, iters=ITERS, progress=False)
+    assert index.run_sounds == 16
+    _, _, audio, _ = load_bake(tmp_path, model)
+    np.testing.assert_array_equal(audio, load_bake(baked, model)[2])
 
 
 def test_wrong_weights_sha256_is_refused(model: GesamModel, tmp_path: Path) -> None:

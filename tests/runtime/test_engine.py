@@ -16,7 +16,7 @@ import soundfile as sf
 
 from gesam_engine.coordinates import CoordinateError
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.bake import grid_points
+from gesam_engine.maps.grid import grid_points
 from gesam_engine.runtime.engine import Engine, TriggerInfo
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError
