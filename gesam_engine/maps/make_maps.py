@@ -111,7 +111,7 @@ def make_maps(model: GesamModel, bake_dir: Path, out_dir: Path, class_source: st
     views = _write_pictures(model, out_dir, grid, feats, clip, class_rgb, class_ids, rgb, overlay_points)
     timing["pictures_s"] = time.perf_counter() - t0
     maps = MapsFile(
-        grid=grid, weights=weights_id(model), views=views, classes=list(model.classes), class_source=source,
+        grid=grid, weights=weights_id(model, sound_only=False), views=views, classes=list(model.classes), class_source=source,
         class_ids=[int(k) for k in class_ids], class_colors=[rgb_to_hex(c) for c in class_rgb],
         features={name: [float(v) for v in feats[name]] for name in FEATURES}, feature_units=dict(UNITS),
         feature_clip={name: list(clip[name]) for name in FEATURES},

@@ -145,7 +145,7 @@ class Engine:
         if self.maps_dir is None or not (self.maps_dir / MAPS_JSON).is_file():
             return
         try:
-            self.maps = read_maps_file(self.maps_dir, weights_id(self.model))
+            self.maps = read_maps_file(self.maps_dir, weights_id(self.model, sound_only=False))
         except GesamError as exc:
             self._emit("maps", {"message": f"no class or feature reports: {exc}"})
 
