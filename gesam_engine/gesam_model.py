@@ -1,7 +1,9 @@
-"""The assembled model: codec + map VAE + map-conditioned transformer + map extent + classes.
+"""The assembled model: codec + map VAE + map-conditioned transformer + map extent + classes,
+and (when trained with at least two classes) a frame classifier.
 
 This is what ``gesam render``, the engine and the bake load. It turns normalised map points
-into frames (transformer, batched, KV cache) and frames into audio (codec).
+into frames (transformer, batched, KV cache), frames into audio (codec), and frames into
+class probabilities (classifier).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from gesam_engine import checkpoint
 from gesam_engine.codec import Codec, make_codec
 from gesam_engine.config import from_dict, to_dict
 from gesam_engine.coordinates import MapExtent
-from gesam_engine.errors import CheckpointError, ConfigError, GesamError
-from gesam_engine.models import MapTransformer, MapVAE, TransformerConfig, VAEConfig
+from gesam_engine.errors import CheckpointError, CodecError, ConfigError, GesamError
+from gesam_engine.models import ClassifierConfig, FrameClassifier, MapTransformer, MapVAE, TransformerConfig, VAEConfig
 
 PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: generated sounds never clip
 
@@ -37,6 +39,7 @@ class GesamModel:
     card: dict[str, Any]
     device: torch.device = torch.device("cpu")
     directory: Path | None = None  # where it was loaded from (its map/ bake lives there)
+    classifier: FrameClassifier | None = None  # frames -> class probabilities, in ``classes`` order
 
     @property
     def sample_rate(self) -> int:
@@ -44,10 +47,12 @@ class GesamModel:
         return self.codec.sample_rate
 
     def to(self, device: str | torch.device) -> "GesamModel":
-        """Move both networks to ``device`` (e.g. ``cuda``) and remember it."""
+        """Move the networks to ``device`` (e.g. ``cuda``) and remember it."""
         self.device = torch.device(device)
         self.vae.to(self.device)
         self.transformer.to(self.device)
+        if self.classifier is not None:
+            self.classifier.to(self.device)
         return self
 
     @torch.inference_mode()
@@ -78,8 +83,21 @@ class GesamModel:
         """Names of the training classes, in label order."""
         return [c["name"] for c in self.classes]
 
+    def classify(self, frames: torch.Tensor | np.ndarray, batch: int = 256) -> np.ndarray:
+        """Frames [B, T, D] (torch on any device, or numpy) -> class probabilities [B, C] float32
+        numpy, columns in ``classes`` order; works on generated frames as well as real ones."""
+        if self.classifier is None:
+            raise GesamError(
+                "this model has no classifier; retrain it with `gesam train` on samples of at least two classes"
+            )
+        cfg = self.classifier.config
+        x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.asarray(frames, dtype=np.float32))
+        if x.ndim != 3 or tuple(x.shape[1:]) != (cfg.n_frames, cfg.n_features):
+            raise CodecError(f"classify expects frames [B, {cfg.n_frames}, {cfg.n_features}], got shape {tuple(x.shape)}")
+        return self.classifier.probabilities(x, batch)
+
     def save(self, directory: Path, extra_files: Mapping[str, bytes] | None = None, force: bool = False) -> Path:
-        """Write the model directory (model.json + vae/transformer safetensors)."""
+        """Write the model directory (model.json + vae/transformer, and classifier when present, safetensors)."""
         card = dict(self.card)
         card.update(
             codec=self.codec.to_config(),
@@ -92,6 +110,10 @@ class GesamModel:
         )
         card.pop("files", None)
         weights = {"vae.safetensors": self.vae.state_dict(), "transformer.safetensors": self.transformer.state_dict()}
+        card.pop("classifier", None)
+        if self.classifier is not None:
+            card["classifier"] = to_dict(self.classifier.config)
+            weights["classifier.safetensors"] = self.classifier.state_dict()
         return checkpoint.write_model_dir(Path(directory), card, weights, extra_files=extra_files, force=force)
 
     @classmethod
@@ -107,6 +129,7 @@ class GesamModel:
             extent = MapExtent.from_dict(card["map"]["extent"])
             n_samples = int(card["audio"]["n_samples"])
             classes = [{"name": str(c["name"]), "color": str(c["color"])} for c in card.get("classes", [])]
+            clf_cfg = from_dict(ClassifierConfig, card["classifier"], "classifier") if "classifier" in card else None
         except KeyError as exc:
             raise CheckpointError(f"{where} lacks the entry {exc}; the card is incomplete") from None
         except (GesamError, TypeError, ValueError) as exc:
@@ -115,11 +138,22 @@ class GesamModel:
             raise CheckpointError(f"{where}: vae/transformer n_features do not match the codec's {codec.n_features}")
         if tf_cfg.n_frames != codec.n_frames(n_samples) or vae_cfg.n_frames != tf_cfg.n_frames:
             raise CheckpointError(f"{where}: n_frames do not match the codec and audio length")
+        if clf_cfg is not None and (clf_cfg.n_frames, clf_cfg.n_features) != (tf_cfg.n_frames, codec.n_features):
+            raise CheckpointError(
+                f"{where}: classifier expects frames [{clf_cfg.n_frames}, {clf_cfg.n_features}], "
+                f"the codec and audio length give [{tf_cfg.n_frames}, {codec.n_features}]"
+            )
+        if clf_cfg is not None and clf_cfg.n_classes != len(classes):
+            raise CheckpointError(f"{where}: classifier has {clf_cfg.n_classes} classes, the card lists {len(classes)}")
         vae, transformer = MapVAE(vae_cfg), MapTransformer(tf_cfg)
-        for module, name in ((vae, "vae.safetensors"), (transformer, "transformer.safetensors")):
+        classifier = FrameClassifier(clf_cfg) if clf_cfg is not None else None
+        modules: list[tuple[torch.nn.Module, str]] = [(vae, "vae.safetensors"), (transformer, "transformer.safetensors")]
+        if classifier is not None:
+            modules.append((classifier, "classifier.safetensors"))
+        for module, name in modules:
             checkpoint.load_state(module, checkpoint.read_weights(directory, card, name), directory / name)
             module.eval()
-        model = cls(codec, vae, transformer, extent, n_samples, classes, card, directory=directory)
+        model = cls(codec, vae, transformer, extent, n_samples, classes, card, directory=directory, classifier=classifier)
         return model.to(device)
 
     def summary(self) -> str:
@@ -131,6 +165,7 @@ class GesamModel:
             f"  codec       {json.dumps(self.codec.to_config())}",
             f"  vae         {sum(p.numel() for p in self.vae.parameters()):,} parameters  {json.dumps(to_dict(self.vae.config))}",
             f"  transformer {sum(p.numel() for p in self.transformer.parameters()):,} parameters  {json.dumps(to_dict(self.transformer.config))}",
+            self._classifier_line(),
             f"  map extent  {json.dumps(self.extent.to_dict())}",
             "  classes     " + (", ".join(f"{k['name']} {k['color']}" for k in self.classes) or "(none)"),
         ]
@@ -143,10 +178,26 @@ class GesamModel:
                 h = t.get(stage) or {}
                 if h:
                     lines.append(f"  {stage:<11} {h.get('epochs')} epochs, {h.get('seconds_per_epoch')} s/epoch, final {json.dumps(h.get('final'))}")
+            h = t.get("classifier") or {}
+            if h.get("epochs"):
+                lines.append(f"  classifier  {h['epochs']} epochs, {h.get('seconds_per_epoch')} s/epoch, "
+                             f"train accuracy {h.get('train_accuracy')}, per class {json.dumps(h.get('per_class_accuracy'))}")
             lines.append(f"  hardware    {t.get('hardware', '?')}, {t.get('seconds', '?')} s in all, seed {t.get('seed', '?')}")
         if c.get("evaluation"):
             lines.append(f"  evaluation  {json.dumps(c['evaluation'])}")
         return "\n".join(lines)
+
+    def _classifier_line(self) -> str:
+        """The classifier's line of ``summary``: size and held-out accuracy, or why there is none."""
+        hist = (self.card.get("training") or {}).get("classifier") or {}
+        if self.classifier is None:
+            why = hist.get("skipped") or "retrain with `gesam train` on at least two classes to get one"
+            return f"  classifier  (none: {why})"
+        n = sum(p.numel() for p in self.classifier.parameters())
+        acc = hist.get("holdout_accuracy")
+        held = (f"holdout accuracy {acc:.3f} on {hist.get('n_holdout')} sounds" if isinstance(acc, (int, float))
+                else "no holdout accuracy")
+        return f"  classifier  {n:,} parameters, {held}  {json.dumps(to_dict(self.classifier.config))}"
 
 
 def resolve_device(name: str) -> torch.device:

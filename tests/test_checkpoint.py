@@ -30,7 +30,8 @@ def test_round_trip_gives_the_same_sound(model_dir):
     assert card["format_version"] == FORMAT_VERSION
     for name in ("vae.safetensors", "transformer.safetensors", "map/points.json"):
         assert card["files"][name]["sha256"] == sha256_file(model_dir / name)
-    assert sorted(p.name for p in model_dir.iterdir()) == ["map", "model.json", "transformer.safetensors", "vae.safetensors"]
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "classifier.safetensors", "map", "model.json", "transformer.safetensors", "vae.safetensors"]
 
 
 def test_existing_directory_needs_force(model_dir):

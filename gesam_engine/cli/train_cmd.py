@@ -52,6 +52,13 @@ def run_train(args: argparse.Namespace) -> int:
     for stage in ("vae", "transformer"):
         h = report[stage]
         print(f"{stage}: {h['epochs']} epochs, {h['seconds_per_epoch']:.3f} s/epoch, final {h['final']}")
+    c = report.get("classifier") or {}
+    if "skipped" in c:
+        print(f"classifier: {c['skipped']}")
+    elif c:
+        holdout = c.get("holdout_accuracy")
+        print(f"classifier: {c['epochs']} epochs, holdout accuracy "
+              + ("n/a (too few sounds per class)" if holdout is None else f"{holdout:.1%}"))
     print(f"device {report['device']} ({report['hardware']}), total {report['seconds']:.1f} s")
     print(f"model written to {report['output']}")
     return 0

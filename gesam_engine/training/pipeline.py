@@ -1,4 +1,4 @@
-"""``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> model directory."""
+"""``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> classifier -> model directory."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from gesam_engine import __version__
 from gesam_engine.coordinates import MapExtent
 from gesam_engine.data import Corpus, build_corpus
 from gesam_engine.gesam_model import GesamModel, resolve_device
+from gesam_engine.config import to_dict
+from gesam_engine.models import FrameClassifier
+from gesam_engine.training.classifier_trainer import train_classifier
 from gesam_engine.training.settings import TrainSettings
 from gesam_engine.training.transformer_trainer import train_transformer
 from gesam_engine.training.vae_trainer import encode_all, train_vae
@@ -53,6 +56,23 @@ def _hardware(device: torch.device) -> str:
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
+def _train_classifier(
+    corpus: Corpus, frames: torch.Tensor, settings: TrainSettings, device: torch.device, progress: bool
+) -> tuple[FrameClassifier | None, dict[str, Any]]:
+    """Stage 3 when the corpus has items of at least two classes; else (None, why there is none)."""
+    labels = corpus.label_ids()
+    n_present = int(np.count_nonzero(np.bincount(labels, minlength=len(corpus.class_names))))
+    if n_present < 2:
+        return None, {"skipped": f"no classifier: the corpus has only {n_present} class "
+                                 f"({', '.join(sorted({it.label for it in corpus.items}))}); it needs at least 2"}
+    cfg = settings.classifier_config(len(corpus.class_names))
+    classifier, history = train_classifier(
+        frames, torch.from_numpy(labels), len(corpus.class_names), cfg, settings.train, device, progress,
+        class_names=corpus.class_names,
+    )
+    return classifier.cpu(), history
+
+
 def train_model(
     roots: Sequence[Path],
     settings: TrainSettings,
@@ -61,7 +81,10 @@ def train_model(
     force: bool = False,
     progress: bool = True,
 ) -> tuple[GesamModel, dict[str, Any]]:
-    """Train both stages on the audio under ``roots`` and write the model directory ``output``."""
+    """Train every stage on the audio under ``roots`` and write the model directory ``output``.
+
+    The classifier (stage 3) is trained only when the corpus holds at least two classes; the
+    report's ``classifier`` entry then holds its history, else ``{"skipped": reason}``."""
     started = time.perf_counter()
     train = settings.train
     if train.threads:
@@ -73,12 +96,14 @@ def train_model(
     vae, vae_hist = train_vae(frames, settings.vae, train, device, progress)
     latent = encode_all(vae, frames, device)  # (N, 2)
     transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress)
+    classifier, clf_hist = _train_classifier(corpus, frames, settings, device, progress)
     extent = MapExtent.around(latent.numpy())
     n_samples = round(settings.preprocess.duration_s * settings.preprocess.sample_rate)
     training = {
         "corpus": corpus.summary(),
         "vae": vae_hist,
         "transformer": tf_hist,
+        "classifier": clf_hist,
         "device": str(device),
         "hardware": _hardware(device),
         "torch": torch.__version__,
@@ -93,7 +118,10 @@ def train_model(
         "evaluation": {},
         "map": {"points_file": "map/points.json"},
     }
-    model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card)
+    if classifier is not None:
+        card["classifier"] = to_dict(classifier.config)
+    model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card,
+                       classifier=classifier)
     points = extent.to_normalised(latent.numpy())
     model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force)
     report = {"output": str(output), "skipped": corpus.skipped, **training}

@@ -1,8 +1,8 @@
 """Everything ``gesam train`` can be told, as one TOML file with a section per part.
 
-Sections: [preprocess], [labels], [codec], [vae], [transformer], [train]. Unknown sections
-and keys are refused. Frame counts and feature sizes are derived from the codec and the
-sample length, never set by hand.
+Sections: [preprocess], [labels], [codec], [vae], [transformer], [classifier], [train].
+Unknown sections and keys are refused. Frame counts and feature sizes are derived from the
+codec and the sample length, the classifier's class count from the corpus; never set by hand.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from gesam_engine.config import check, from_dict, read_toml, to_dict
 from gesam_engine.data.labels import LabelConfig, load_label_config
 from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import ConfigError
-from gesam_engine.models import TransformerConfig, VAEConfig
+from gesam_engine.models import ClassifierConfig, TransformerConfig, VAEConfig
 
-SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "train")
+SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "classifier", "train")
 DERIVED = ("n_frames", "n_features")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings for both stages; GESAM's regulariser weights live here too."""
+    """Optimisation settings for every stage; GESAM's regulariser weights live here too."""
 
     seed: int = 0
     device: str = "auto"
@@ -43,12 +43,16 @@ class TrainConfig:
     input_noise: float = 0.03
     cond_noise: float = 0.01
     grad_clip: float = 1.0
+    classifier_epochs: int = 60
+    classifier_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         check(self.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {self.threads}")
         check(1 <= self.batch_size <= 4096, f"train.batch_size must be in 1..4096, got {self.batch_size}")
         check(self.vae_epochs >= 1 and self.transformer_epochs >= 1, "train.vae_epochs and transformer_epochs must be >= 1")
-        check(0 < self.vae_lr < 1 and 0 < self.transformer_lr < 1, "train learning rates must be in (0, 1)")
+        check(self.classifier_epochs >= 1, f"train.classifier_epochs must be >= 1, got {self.classifier_epochs}")
+        check(0 < self.vae_lr < 1 and 0 < self.transformer_lr < 1 and 0 < self.classifier_lr < 1,
+              "train learning rates (vae_lr, transformer_lr, classifier_lr) must be in (0, 1)")
         for name in ("kl_weight", "spatial_weight", "repulsion_weight", "weight_decay", "input_noise", "cond_noise", "grad_clip"):
             check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
         check(self.repulsion_sigma > 0, f"train.repulsion_sigma must be > 0, got {self.repulsion_sigma}")
@@ -65,10 +69,16 @@ class TrainSettings:
     vae: VAEConfig
     transformer: TransformerConfig
     train: TrainConfig
+    classifier: dict[str, Any] = dataclasses.field(default_factory=dict)  # ClassifierConfig less its derived keys
 
     def make_codec(self) -> Codec:
         """The codec these settings describe."""
         return make_codec(self.codec)
+
+    def classifier_config(self, n_classes: int) -> ClassifierConfig:
+        """The classifier's architecture for a corpus with ``n_classes`` classes (frame shape from the codec)."""
+        return from_dict(ClassifierConfig, {**self.classifier, "n_frames": self.transformer.n_frames,
+                                            "n_features": self.transformer.n_features, "n_classes": n_classes}, "classifier")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, every section resolved."""
@@ -78,6 +88,7 @@ class TrainSettings:
             "codec": dict(self.codec),
             "vae": to_dict(self.vae),
             "transformer": to_dict(self.transformer),
+            "classifier": dict(self.classifier),
             "train": to_dict(self.train),
         }
 
@@ -89,6 +100,18 @@ def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int
         raise ConfigError(f"[{section}] must not set {given}: they follow from the codec and preprocess.duration_s")
     data.update(n_frames=n_frames, n_features=n_features)
     return from_dict(cls, data, section)
+
+
+def _classifier(data: Mapping[str, Any] | None, n_frames: int, n_features: int) -> dict[str, Any]:
+    """The [classifier] section resolved and checked, less the keys known only at training time."""
+    data = dict(data or {})
+    given = sorted(set(data) & {*DERIVED, "n_classes"})
+    if given:
+        raise ConfigError(
+            f"[classifier] must not set {given}: they follow from the codec, preprocess.duration_s and the corpus's classes"
+        )
+    probe = from_dict(ClassifierConfig, {**data, "n_frames": n_frames, "n_features": n_features, "n_classes": 2}, "classifier")
+    return {k: v for k, v in to_dict(probe).items() if k not in (*DERIVED, "n_classes")}
 
 
 def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:
@@ -113,6 +136,7 @@ def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:
         vae=_arch(VAEConfig, data.get("vae"), "vae", n_frames, n_features),
         transformer=_arch(TransformerConfig, data.get("transformer"), "transformer", n_frames, n_features),
         train=from_dict(TrainConfig, data.get("train"), "train"),
+        classifier=_classifier(data.get("classifier"), n_frames, n_features),
     )
 
 

@@ -29,7 +29,7 @@ def trained(synth_kit, tmp_path_factory):
 def test_train_writes_a_complete_model_and_reports_skips(trained, capsys):
     model, _ = trained
     card = json.loads((model / "model.json").read_text())
-    assert set(card["files"]) == {"vae.safetensors", "transformer.safetensors", "map/points.json"}
+    assert set(card["files"]) == {"vae.safetensors", "transformer.safetensors", "classifier.safetensors", "map/points.json"}
     corpus = card["training"]["corpus"]
     assert corpus["n_files"] == 30 and corpus["n_skipped"] >= 3
     assert {c["name"] for c in card["classes"]} >= {"kick", "snare", "hihat", "tom", "clap"}
