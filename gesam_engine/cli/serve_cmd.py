@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from osc_bridge.controller import Controller
     from osc_bridge.osc_server import OscServer
+    from osc_bridge.web_map import WebMap
 
 from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
 
@@ -39,6 +40,15 @@ def add_serve_parser(p: argparse.ArgumentParser) -> None:
     osc.add_argument("--feedback", metavar="HOST:PORT", help="send every OSC reply there instead of to each sender")
     osc.add_argument("--render-dir", type=Path, default=Path("renders"), metavar="DIR",
                      help="the only folder /gesam/render may write into (default ./renders)")
+    web = p.add_argument_group("web map (a page to see the maps and play them by clicking)")
+    web.add_argument("--web", action="store_true", help="serve the web map (default http://127.0.0.1:8765/)")
+    web.add_argument("--web-host", default="127.0.0.1", metavar="HOST",
+                     help="address to serve it on (default 127.0.0.1; 0.0.0.0 lets the whole network play)")
+    web.add_argument("--web-port", type=int, default=8765, metavar="PORT",
+                     help="TCP port (default 8765; 0 picks a free one)")
+    web.add_argument("--maps", type=Path, metavar="DIR",
+                     help="maps folder made by `gesam maps` (default <model>/map/maps): class and feature "
+                          "reports and the web map's pictures")
     add_midi_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -91,6 +101,30 @@ def make_osc_server(args: argparse.Namespace, engine: object,
     return server
 
 
+def make_web_map(args: argparse.Namespace, controller: Controller) -> WebMap | None:
+    """The web map for ``gesam serve`` (bound, not started), or None without --web. Binding here,
+    before the engine starts, makes a port in use a one-line error at once."""
+    if not args.web:
+        return None
+    from gesam_engine.errors import GesamError
+    from osc_bridge.web_map import WebMap
+
+    if not 0 <= args.web_port < 65536:
+        raise GesamError(f"--web-port must be in 0..65535, got {args.web_port}")
+    web = WebMap(controller, args.web_host, args.web_port)
+    web.bind()
+    return web
+
+
+def check_maps_dir(maps: Path | None) -> None:
+    """An explicit --maps must hold a maps.json (the default folder may simply not exist yet)."""
+    from gesam_engine.errors import GesamError
+
+    if maps is not None and not (maps / "maps.json").is_file():
+        raise GesamError(f"--maps {maps} has no maps.json; make it with `gesam maps --model DIR -o {maps}` "
+                         "or leave --maps out")
+
+
 def _report_underruns(engine: object, say: Callable[..., None], every_s: float = 2.0) -> None:
     """Print a line whenever the output counted new underruns (at most one line per ``every_s``)."""
     seen = 0
@@ -112,7 +146,7 @@ def _wait_for_signal(say: Callable[..., None]) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    say("console closed; serving OSC/MIDI until Ctrl-C or SIGTERM")
+    say("console closed; serving OSC/MIDI/web until Ctrl-C or SIGTERM")
     while True:
         time.sleep(3600)
 
@@ -133,10 +167,13 @@ def run_serve(args: argparse.Namespace) -> int:
     output = {k: v for k, v in (("device", args.device), ("sample_rate", args.rate), ("blocksize", args.blocksize)) if v is not None}
     config = load_serve_config(args.config, {"output": output} if output else None)
     model_dir = find_model(args.model)
+    check_maps_dir(args.maps)
     model = GesamModel.load(model_dir, resolve_device(args.model_device))
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(), progress=not args.quiet)
-    engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}") if event in ("output", "bake") else None)
+    engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(),
+                    progress=not args.quiet, maps_dir=args.maps)
+    engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}")
+                        if event in ("output", "bake", "maps") else None)
     from osc_bridge.controller import Controller
 
     midi = None
@@ -147,12 +184,22 @@ def run_serve(args: argparse.Namespace) -> int:
         midi.learn(target)
 
     controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))
-    osc = make_osc_server(args, engine, controller)
+    osc: OscServer | None = None
+    try:
+        osc = make_osc_server(args, engine, controller)
+        web = make_web_map(args, controller)
+    except BaseException:
+        if osc is not None:
+            osc.stop()
+        engine.output.close()  # never opened, but an audio output already holds shared memory
+        raise
     try:
         engine.start()
     except BaseException:
         if osc is not None:
             osc.stop()
+        if web is not None:
+            web.stop()
         raise
     threading.Thread(target=_report_underruns, args=(engine, say), name="gesam-underrun-report", daemon=True).start()
     say(f"gesam engine: model {model_dir} on {model.device}; {engine.output.message}")
@@ -162,6 +209,11 @@ def run_serve(args: argparse.Namespace) -> int:
         if osc is not None:
             host, port = osc.start().address
             say(f"listening for OSC on udp://{host}:{port}" + ("" if host in ("127.0.0.1", "::1") else
+                "  (reachable from the network: anyone who can reach it can play and write renders)"))
+        if web is not None:
+            from osc_bridge.web_map import is_loopback
+
+            say(f"web map on {web.start().url}" + ("" if is_loopback(web.address[0]) else
                 "  (reachable from the network: anyone who can reach it can play and write renders)"))
         say(f"type commands ({HELP}); Ctrl-D or quit to stop")
         if deadline is not None and sys.stdin.isatty():
@@ -182,7 +234,7 @@ def run_serve(args: argparse.Namespace) -> int:
                     break
             if deadline is not None:
                 time.sleep(max(0.0, deadline - time.monotonic()))
-            elif not quit_asked and args.output is None and (osc is not None or midi is not None):
+            elif not quit_asked and args.output is None and (osc is not None or midi is not None or web is not None):
                 _wait_for_signal(say)  # stdin closed without `quit`: OSC and MIDI keep playing
     except KeyboardInterrupt:
         pass
@@ -191,6 +243,8 @@ def run_serve(args: argparse.Namespace) -> int:
             midi.close()
         if osc is not None:
             osc.stop()
+        if web is not None:
+            web.stop()
         m = engine.metrics()
         engine.stop()
     lat = m["trigger_latency_blocks"]

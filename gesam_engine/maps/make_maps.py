@@ -115,6 +115,8 @@ def make_maps(model: GesamModel, bake_dir: Path, out_dir: Path, class_source: st
         class_ids=[int(k) for k in class_ids], class_colors=[rgb_to_hex(c) for c in class_rgb],
         features={name: [float(v) for v in feats[name]] for name in FEATURES}, feature_units=dict(UNITS),
         feature_clip={name: list(clip[name]) for name in FEATURES},
+        feature_colors={name: [rgb_to_hex(c) for c in render.colormap_rgb(np.linspace(0, 1, 11), render.FEATURE_CMAPS[name])]
+                        for name in FEATURES},
         tsne_rgb=None if rgb is None else np.round(rgb, 4).tolist(), timing={k: round(v, 3) for k, v in timing.items()},
     )
     write_maps_file(out_dir, maps)

@@ -56,6 +56,7 @@ class MapsFile:
     feature_units: dict[str, str]
     feature_clip: dict[str, list[float]]  # [low, high] percentiles used for the pictures
     tsne_rgb: list[list[float]] | None  # [r, g, b] in 0..1 per cell, or None when skipped
+    feature_colors: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # colour-bar stops, low to high
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
     format: str = FORMAT
     version: int = VERSION
@@ -87,8 +88,8 @@ class MapsFile:
             "order": "row-major from the bottom left: index = row * grid + col; cell centre ((col + 0.5) / grid, (row + 0.5) / grid)",
             "views": [v.to_dict() for v in self.views], "classes": self.classes, "class_source": self.class_source,
             "class_ids": self.class_ids, "class_colors": self.class_colors, "features": self.features,
-            "feature_units": self.feature_units, "feature_clip": self.feature_clip, "tsne_rgb": self.tsne_rgb,
-            "timing": self.timing,
+            "feature_units": self.feature_units, "feature_clip": self.feature_clip,
+            "feature_colors": self.feature_colors, "tsne_rgb": self.tsne_rgb, "timing": self.timing,
         }
 
     @classmethod
@@ -108,6 +109,7 @@ class MapsFile:
                 features={str(k): [float(x) for x in v] for k, v in d["features"].items()},
                 feature_units={str(k): str(v) for k, v in d.get("feature_units", {}).items()},
                 feature_clip={str(k): [float(x) for x in v] for k, v in d.get("feature_clip", {}).items()},
+                feature_colors={str(k): [str(c) for c in v] for k, v in d.get("feature_colors", {}).items()},
                 tsne_rgb=None if d.get("tsne_rgb") is None else [[float(c) for c in rgb] for rgb in d["tsne_rgb"]],
                 timing={str(k): float(v) for k, v in d.get("timing", {}).items()},
             )
