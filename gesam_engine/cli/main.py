@@ -8,12 +8,14 @@ from typing import Callable, Sequence
 
 from gesam_engine import __version__
 from gesam_engine.cli import (
-    bake_cmd, devices_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd,
+    bake_cmd, devices_cmd, evaluate_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd,
 )
 
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("train", "train a model (VAE map + transformer) on sample folders", train_cmd.add_train_parser, train_cmd.run_train),
+    ("evaluate", "the GESAM paper's table on held-out folders: transformer vs VAE vs 5-NN, frame MAE and class match",
+     evaluate_cmd.add_evaluate_parser, evaluate_cmd.run_evaluate),
     ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
     ("bake", "bake an N x N grid of sounds over the map into the model's map/ (resumable)",
      bake_cmd.add_bake_parser, bake_cmd.run_bake),
