@@ -1,6 +1,8 @@
 """The paper's six audio features of each baked sound, with librosa, and their picture scaling.
 
-One STFT per sound feeds the five spectral features; zero crossings come from the wave. A drum
+One STFT per sound feeds librosa's five spectral features; zero crossings come from the wave.
+The STFT itself is torch's (the same centred, zero-padded Hann STFT as ``librosa.stft``, to
+1e-6, about five times faster here: librosa's numpy FFT dominated a 200 x 200 map). A drum
 one-shot is mostly a decaying tail, so the per-frame values are averaged with each frame's
 energy as its weight: the attack and body decide, not the near-silent end (where centroid and
 flatness are noise). RMS energy is the plain mean over frames.
@@ -12,6 +14,7 @@ from typing import Iterator
 
 import librosa
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 FEATURES: tuple[str, ...] = ("rms", "centroid", "bandwidth", "flatness", "rolloff", "zcr")
@@ -30,6 +33,13 @@ HOP = 512
 def _batches(n: int, size: int) -> Iterator[slice]:
     for lo in range(0, n, size):
         yield slice(lo, min(lo + size, n))
+
+
+def _magnitudes(y: np.ndarray) -> np.ndarray:
+    """|STFT| [B, 1 + N_FFT/2, F] float32 of waves [B, L], as ``np.abs(librosa.stft(y, n_fft, hop))``."""
+    spec = torch.stft(torch.from_numpy(y), N_FFT, HOP, window=torch.hann_window(N_FFT), center=True,
+                      pad_mode="constant", return_complex=True)
+    return spec.abs().numpy()
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -51,7 +61,7 @@ def audio_features(waves: np.ndarray, sample_rate: int, batch: int = 128, progre
     bar = tqdm(total=n, desc="features", unit="sound", disable=not progress, dynamic_ncols=True)
     for part in _batches(n, batch):
         y = np.nan_to_num(np.asarray(waves[part], dtype=np.float32))
-        s = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))  # (B, 1 + N_FFT/2, F)
+        s = _magnitudes(y)  # (B, 1 + N_FFT/2, F)
         rms = librosa.feature.rms(S=s, frame_length=N_FFT)[:, 0, :]  # (B, F)
         weight = rms**2
         per_frame = {

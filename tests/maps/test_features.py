@@ -73,3 +73,13 @@ def _nearest_same_group(rgb: np.ndarray, group: np.ndarray) -> float:
 def test_tsne_of_too_few_or_flat_points_is_grey() -> None:
     assert np.all(tsne_rgb(np.random.default_rng(0).random((3, 6))) == 0.5)
     assert np.all(tsne_rgb(np.ones((20, 6))) == 0.5)
+
+
+def test_the_stft_is_librosas() -> None:
+    import librosa
+
+    from gesam_engine.maps.features import HOP, N_FFT, _magnitudes
+
+    y = _sounds().astype(np.float32)
+    ref = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))
+    np.testing.assert_allclose(_magnitudes(y), ref, atol=1e-5 * ref.max())
