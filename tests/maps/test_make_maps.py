@@ -12,7 +12,7 @@ from PIL import Image
 from gesam_engine.cli.main import main
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.maps import bake_grid
+from gesam_engine.maps import bake_grid, load_bake
 from gesam_engine.maps.features import FEATURES
 from gesam_engine.maps.make_maps import make_maps
 from gesam_engine.maps.maps_file import MAPS_JSON, read_maps_file
@@ -159,3 +159,19 @@ def test_maps_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / "elsewhere" / "class.png").is_file()
     assert main(["maps", "--model", str(directory), "--grid", "1", "-q"]) == 2
     assert "--grid must be in 2..1024" in capsys.readouterr().err
+
+
+def test_class_map_from_the_classifier_on_the_baked_sounds(model: GesamModel, tmp_path: Path) -> None:
+    from gesam_engine.maps.class_map import hex_to_rgb, knn_class_mix
+    from gesam_engine.maps.grid import grid_points
+
+    assert model.classifier is not None and model.directory is not None
+    bake = model.directory / "map" / "bake"
+    maps = make_maps(model, bake, tmp_path / "maps", tsne=False, progress=False)  # auto: the classifier
+    assert maps.class_source == "classifier" and [v.name for v in maps.views][-1] == "zcr"
+    _, frames, _, _ = load_bake(bake, model)
+    heard = model.classify(np.asarray(frames, dtype=np.float32)).argmax(axis=1)
+    palette = np.stack([hex_to_rgb(c["color"]) for c in model.classes])
+    colors, ids = knn_class_mix(grid_points(GRID), grid_points(GRID), heard, palette)
+    assert maps.class_ids == ids.tolist()
+    assert maps.class_colors == ["#%02x%02x%02x" % tuple(int(round(v * 255)) for v in c) for c in colors]
