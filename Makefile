@@ -44,6 +44,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_engine.py --out benchmarks/results/engine.json
 	$(PY) benchmarks/bench_osc.py
 	$(PY) benchmarks/bench_midi.py
+	$(PY) benchmarks/bench_maps.py --out benchmarks/results/maps.json
 
 clean:
 	rm -rf $(VENV) build
