@@ -9,7 +9,7 @@ GESAM  := $(VENV)/bin/gesam
 TORCH  ?= torch==2.13.0
 DEMO   ?= build/demo
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,10 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/bench_foundation.py --out benchmarks/results/foundation.json
-	$(PY) benchmarks/bench_engine.py --out benchmarks/results/engine.json
-	$(PY) benchmarks/bench_osc.py
-	$(PY) benchmarks/bench_midi.py
-	$(PY) benchmarks/bench_maps.py --out benchmarks/results/maps.json
+	$(PY) benchmarks/run_all.py
+
+bench-quick: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py --quick --out build/bench-quick.json --no-doc
 
 clean:
 	rm -rf $(VENV) build
