@@ -141,13 +141,17 @@ class MidiInput:
     ``virtual_name``: a virtual input port others connect to ("gesam_in"; None for none).
     ``connect``: also open every existing input port whose name contains one of these strings.
     ``on_learned``: called (worker thread) with the new mapping after a MIDI learn assigns.
+    Ports opened through ``connect`` are watched every ``rescan_s`` seconds: one that leaves the
+    MIDI system (a controller unplugged, its program closed) is closed, and a matching port
+    that (re)appears is opened, each told to ``on_port_change`` with a readable line.
     Call ``start()`` to open the ports and ``close()`` to release them.
     """
 
     def __init__(self, execute: Callable[[Command], Any], mapping: MidiMapping | None = None,
                  backend: str | None = None, virtual_name: str | None = "gesam_in",
                  connect: Sequence[str] = (), *, client_name: str = "gesam", queue_size: int = 1024,
-                 latency_log: int = 4096, on_learned: Callable[[MidiMapping], Any] | None = None) -> None:
+                 latency_log: int = 4096, on_learned: Callable[[MidiMapping], Any] | None = None,
+                 rescan_s: float = 2.0, on_port_change: Callable[[str], Any] | None = None) -> None:
         if not virtual_name and not connect:
             raise ConfigError("MidiInput needs a virtual port name or at least one port to connect to")
         if queue_size < 1 or latency_log < 1:
@@ -159,6 +163,12 @@ class MidiInput:
         self.connect = [str(c) for c in connect]
         self.client_name = client_name
         self.on_learned = on_learned
+        self.rescan_s = float(rescan_s)
+        self.on_port_change = on_port_change
+        self._backend: Any = None
+        self._connected: dict[str, Any] = {}  # ports opened through ``connect``, by name
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
         self._queue: queue.Queue[tuple[float, Any] | None] = queue.Queue(maxsize=queue_size)
         self._latency: collections.deque[float] = collections.deque(maxlen=latency_log)
         self._ports: list[Any] = []
@@ -180,14 +190,23 @@ class MidiInput:
             self._thread.start()
             for port in ports:  # last: messages only flow once the worker is there
                 port.callback = self._on_message
+            if self._connected and self.rescan_s > 0:
+                self._stop.clear()
+                self._watcher = threading.Thread(target=self._watch, name="gesam-midi-ports", daemon=True)
+                self._watcher.start()
         names = ", ".join(p.name for p in ports)
         log.info("MIDI in on %s through %s", names, self.backend)
         return self
 
     def close(self) -> None:
         """Close the ports (no more callbacks), then stop the worker. Safe to call twice."""
+        self._stop.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.join(timeout=10.0)
         with self._lock:
             ports, self._ports = self._ports, []
+            self._connected = {}
             thread, self._thread = self._thread, None
         for port in ports:
             try:
@@ -229,10 +248,13 @@ class MidiInput:
                         raise LookupError(f"no MIDI input port matches {self.connect}; available: {available}")
                     for port_name in chosen:
                         ports.append(backend.open_input(port_name))
+                        self._connected[port_name] = ports[-1]
+                self._backend = backend
             except Exception as exc:
                 for port in ports:
                     with contextlib.suppress(Exception):
                         port.close()
+                self._connected = {}
                 failure = exc
             else:
                 failure = None
@@ -246,6 +268,45 @@ class MidiInput:
                                   f"or play without MIDI.", detail) from failure
         raise MidiUnavailable(f"MIDI backend {short!r} ({self.backend}) cannot start: "
                               f"{_reason(self.backend, failure)}; {hint}.", detail) from failure
+
+    def _watch(self) -> None:
+        """Port watcher thread: rescan until ``close()``; a failed rescan is counted, never fatal."""
+        while not self._stop.wait(self.rescan_s):
+            try:
+                self._rescan()
+            except Exception as exc:
+                self._error(exc, "MIDI port rescan")
+
+    def _rescan(self) -> None:
+        """Close connected ports that left the MIDI system; open matching ones that (re)appeared."""
+        with _captured_stderr():
+            available = set(self._backend.get_input_names())
+        with self._lock:
+            gone = [name for name in self._connected if name not in available]
+            new = sorted(n for n in available if n not in self._connected and any(c in n for c in self.connect))
+            for name in gone:
+                port = self._connected.pop(name)
+                self._ports.remove(port)
+                with contextlib.suppress(Exception):
+                    port.close()
+            for name in new:
+                with _captured_stderr():
+                    port = self._backend.open_input(name)
+                self._connected[name] = port
+                self._ports.append(port)
+                port.callback = self._on_message
+        for name in gone:
+            self._port_changed(f"MIDI port {name} went away; playing on, waiting for it to come back")
+        for name in new:
+            self._port_changed(f"MIDI port {name} is connected")
+
+    def _port_changed(self, line: str) -> None:
+        log.info("%s", line)
+        if self.on_port_change is not None:
+            try:
+                self.on_port_change(line)
+            except Exception as exc:
+                self._error(exc, "on_port_change")
 
     # -- the MIDI side -------------------------------------------------------------------------
 

@@ -50,7 +50,8 @@ def start_midi(args: argparse.Namespace, execute: Callable[[Any], Any], say: Cal
 
     try:
         midi = MidiInput(execute, mapping, backend=args.midi_backend, virtual_name="gesam_in" if args.midi else "",
-                         connect=tuple(args.midi_connect), on_learned=learned).start()
+                         connect=tuple(args.midi_connect), on_learned=learned,
+                         on_port_change=lambda line: say(f"[midi] {line}")).start()
     except MidiUnavailable as exc:
         say(f"[midi] {exc} (playing on without MIDI)")
         return None

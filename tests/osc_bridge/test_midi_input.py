@@ -194,3 +194,34 @@ def test_connects_to_an_existing_port_by_name(jack_server) -> None:  # noqa: F81
     finally:
         keyboard.close()
     assert got.commands == [Note(50, 64)]
+
+
+@pytest.mark.slow
+def test_a_connected_port_that_vanishes_and_returns_is_reconnected(jack_server) -> None:  # noqa: F811
+    """A controller unplugged and plugged in again (its JACK port closed, then made again)."""
+    backend = mido.Backend(JACK, load=True, use_environ=False)
+    keyboard = backend.open_output("keys_out", virtual=True, client_name="fake_keyboard")
+    got, lines = Recorder(), []
+    midi = MidiInput(got, backend="jack", virtual_name="gesam_in", connect=["keys_out"], rescan_s=0.2,
+                     on_port_change=lines.append).start()
+    try:
+        keyboard.send(mido.Message("note_on", note=50, velocity=64))
+        wait_for(lambda: got.got(1), timeout=10)
+        keyboard.close()
+        wait_for(lambda: any("went away" in line for line in lines), timeout=10)
+        assert midi.port_names == ["gesam_in"] and midi.running  # the virtual port plays on
+        with sender("gesam_in") as other:  # and still takes messages meanwhile
+            other.send(mido.Message("note_on", note=40, velocity=10))
+            wait_for(lambda: got.got(2), timeout=10)
+        keyboard = backend.open_output("keys_out", virtual=True, client_name="fake_keyboard")
+        wait_for(lambda: any("is connected" in line for line in lines), timeout=10)
+        assert sorted(midi.port_names) == ["fake_keyboard:keys_out", "gesam_in"]
+        keyboard.send(mido.Message("note_on", note=51, velocity=64))
+        wait_for(lambda: got.got(3), timeout=10)
+    finally:
+        keyboard.close()
+        midi.close()
+    assert got.commands == [Note(50, 64), Note(40, 10), Note(51, 64)]
+    assert lines == ["MIDI port fake_keyboard:keys_out went away; playing on, waiting for it to come back",
+                     "MIDI port fake_keyboard:keys_out is connected"]
+    assert midi.errors == 0
