@@ -7,6 +7,7 @@ Every section of a gesam config is a frozen dataclass that validates itself in
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -16,6 +17,11 @@ from typing import Any, Mapping, TypeVar
 from gesam_engine.errors import ConfigError
 
 T = TypeVar("T")
+
+
+# No setting needs more; beyond these a number is a typo or an attack (inf, 1e308, 10**30).
+MAX_FLOAT = 1e9
+MAX_INT = 2**31 - 1
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -41,10 +47,14 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value) or abs(value) > MAX_FLOAT:
+            raise ConfigError(f"{where} must be a finite number within ±{MAX_FLOAT:g}, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{where} must be within ±{MAX_INT}, got {value!r}")
         return value
     if hint is bool:
         if not isinstance(value, bool):

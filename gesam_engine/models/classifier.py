@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gesam_engine.config import check
+from gesam_engine.models.vae import MAX_FEATURES, MAX_FRAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +32,9 @@ class ClassifierConfig:
     dropout: float = 0.2
 
     def __post_init__(self) -> None:
-        check(self.n_frames >= 1, f"classifier.n_frames must be >= 1, got {self.n_frames}")
-        check(self.n_features >= 1, f"classifier.n_features must be >= 1, got {self.n_features}")
+        check(1 <= self.n_frames <= MAX_FRAMES, f"classifier.n_frames must be in 1..{MAX_FRAMES}, got {self.n_frames}")
+        check(1 <= self.n_features <= MAX_FEATURES,
+              f"classifier.n_features must be in 1..{MAX_FEATURES}, got {self.n_features}")
         check(2 <= self.n_classes <= 1024,
               f"classifier.n_classes must be in 2..1024 (a classifier needs two classes), got {self.n_classes}")
         check(8 <= self.channels <= 512 and self.channels % 8 == 0,

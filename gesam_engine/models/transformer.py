@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gesam_engine.config import check
+from gesam_engine.models.vae import MAX_FEATURES, MAX_FRAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +35,11 @@ class TransformerConfig:
     fourier_scale: float = 4.0
 
     def __post_init__(self) -> None:
-        check(self.n_frames >= 1, f"transformer.n_frames must be >= 1, got {self.n_frames}")
-        check(self.n_features >= 1, f"transformer.n_features must be >= 1, got {self.n_features}")
+        check(1 <= self.n_frames <= MAX_FRAMES, f"transformer.n_frames must be in 1..{MAX_FRAMES}, got {self.n_frames}")
+        check(1 <= self.n_features <= MAX_FEATURES,
+              f"transformer.n_features must be in 1..{MAX_FEATURES}, got {self.n_features}")
+        check(1 <= self.n_heads <= 64 and 8 <= self.d_model <= 4096,
+              f"transformer.n_heads must be in 1..64 and d_model in 8..4096, got {self.n_heads}, {self.d_model}")
         check(1 <= self.patch <= 16, f"transformer.patch must be in 1..16, got {self.patch}")
         check(self.d_model % self.n_heads == 0, f"transformer.d_model ({self.d_model}) must divide by n_heads ({self.n_heads})")
         check(1 <= self.n_layers <= 48, f"transformer.n_layers must be in 1..48, got {self.n_layers}")

@@ -14,6 +14,9 @@ from torch import nn
 
 from gesam_engine.config import check
 
+MAX_FRAMES = 100_000  # frames per sound (about 10 minutes at hop 256): beyond, a card is broken
+MAX_FEATURES = 4096
+
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig:
@@ -27,10 +30,11 @@ class VAEConfig:
     latent_dim: int = 2
 
     def __post_init__(self) -> None:
-        check(self.n_frames >= 2 ** self.n_down, f"vae.n_frames must be >= 2**n_down, got {self.n_frames}")
-        check(self.n_features >= 1, f"vae.n_features must be >= 1, got {self.n_features}")
+        check(1 <= self.n_down <= 6, f"vae.n_down must be in 1..6, got {self.n_down}")  # first: 2**n_down below
+        check(2 ** self.n_down <= self.n_frames <= MAX_FRAMES,
+              f"vae.n_frames must be in 2**n_down..{MAX_FRAMES}, got {self.n_frames}")
+        check(1 <= self.n_features <= MAX_FEATURES, f"vae.n_features must be in 1..{MAX_FEATURES}, got {self.n_features}")
         check(8 <= self.channels <= 1024, f"vae.channels must be in 8..1024, got {self.channels}")
-        check(1 <= self.n_down <= 6, f"vae.n_down must be in 1..6, got {self.n_down}")
         check(8 <= self.hidden <= 4096, f"vae.hidden must be in 8..4096, got {self.hidden}")
         check(self.latent_dim == 2, f"vae.latent_dim must be 2 (the map is 2D), got {self.latent_dim}")
 

@@ -47,7 +47,10 @@ class TrainConfig:
     classifier_lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        check(self.threads >= 0, f"train.threads must be >= 0 (0 = torch's default), got {self.threads}")
+        check(self.seed >= 0, f"train.seed must be >= 0, got {self.seed}")
+        check(0 <= self.threads <= 1024, f"train.threads must be in 0..1024 (0 = torch's default), got {self.threads}")
+        for name in ("vae_epochs", "transformer_epochs", "classifier_epochs", "warmup_epochs"):
+            check(getattr(self, name) <= 1_000_000, f"train.{name} must be at most 1000000, got {getattr(self, name)}")
         check(1 <= self.batch_size <= 4096, f"train.batch_size must be in 1..4096, got {self.batch_size}")
         check(self.vae_epochs >= 1 and self.transformer_epochs >= 1, "train.vae_epochs and transformer_epochs must be >= 1")
         check(self.classifier_epochs >= 1, f"train.classifier_epochs must be >= 1, got {self.classifier_epochs}")

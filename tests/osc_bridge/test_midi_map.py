@@ -166,7 +166,7 @@ def test_toml_with_other_tables_and_partial_keys(tmp_path) -> None:
     ("[midi]\ny_cc = 16\n", "midi.y_cc and midi.x_cc are both controller 16"),
     ("[midi]\nx_cc_lsb = 17\n", "both controller 17"),
     ("[midi]\nbend_range = 49\n", "midi.bend_range must be in 0..48"),
-    ("[midi]\nbend_range = nan\n", "midi.bend_range must be in 0..48"),
+    ("[midi]\nbend_range = nan\n", "midi.bend_range must be a finite number"),
     ("[midi]\nfirst_pad_note = 120\n", "first_pad_note \\+ pads must stay within notes 0..127"),
     ("[midi]\npads = 65\n", "midi.pads must be in 0..64"),
     ("[midi]\nvelocity = \"soft\"\n", "midi.velocity must be one of \\['played', 'fixed'\\]"),
