@@ -9,7 +9,7 @@ GESAM  := $(VENV)/bin/gesam
 TORCH  ?= torch==2.13.0
 DEMO   ?= build/demo
 
-.PHONY: run test test-fast bench bench-quick clean
+.PHONY: run test test-fast reliability bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(VENV)/.installed
 # The fast subset for working on the code.
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
+
+# The reliability suite alone: fuzzing, floods, lost JACK/MIDI devices, damaged files, hostile numbers.
+reliability: $(VENV)/.installed
+	$(PY) -m pytest -q -m reliability
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py

@@ -65,6 +65,7 @@ def test_truncated_weights(model_dir):
         GesamModel.load(model_dir)
 
 
+@pytest.mark.reliability
 def test_pickle_in_place_of_weights_is_never_unpickled(model_dir, monkeypatch):
     path = model_dir / "vae.safetensors"
     path.write_bytes(pickle.dumps({"encoder.0.weight": torch.zeros(3)}))

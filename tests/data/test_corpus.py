@@ -31,6 +31,7 @@ def test_every_good_file_is_in_with_its_label(corpus: Corpus, synth_kit: Path) -
     assert len(corpus.items) == 30
 
 
+@pytest.mark.reliability
 def test_every_broken_file_is_skipped_with_a_reason(corpus: Corpus, synth_kit: Path) -> None:
     reasons = {Path(p).name: r for p, r in corpus.skipped}
     assert set(reasons) == {"empty.wav", "garbage.wav", "silent.wav", "truncated.flac"}

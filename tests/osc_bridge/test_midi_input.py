@@ -197,6 +197,7 @@ def test_connects_to_an_existing_port_by_name(jack_server) -> None:  # noqa: F81
 
 
 @pytest.mark.slow
+@pytest.mark.reliability
 def test_a_connected_port_that_vanishes_and_returns_is_reconnected(jack_server) -> None:  # noqa: F811
     """A controller unplugged and plugged in again (its JACK port closed, then made again)."""
     backend = mido.Backend(JACK, load=True, use_environ=False)

@@ -23,7 +23,7 @@ from tests.osc_bridge import make_engine, message
 from tests.osc_bridge.test_osc_parse import BAD, GOOD, deep_bundle
 from tests.waiting import wait_for, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 PER_EXAMPLE = 50
 EXAMPLES = 200  # 10,000 datagrams from hypothesis, plus the hand-made ones

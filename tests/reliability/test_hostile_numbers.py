@@ -27,6 +27,7 @@ from gesam_engine.training.settings import TrainConfig
 from osc_bridge.midi_map import MidiMapping
 from tests.tiny import tiny_model
 
+pytestmark = pytest.mark.reliability
 HOSTILE_FLOATS = (math.nan, math.inf, -math.inf, 1e308, -1e308)
 HOSTILE_INTS = (10**30, -(10**30), 2**63)
 CONFIGS = [TrainConfig, PreprocessConfig, VAEConfig, TransformerConfig, ClassifierConfig, MidiMapping,

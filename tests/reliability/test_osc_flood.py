@@ -16,6 +16,7 @@ from osc_bridge.osc_server import OscServer
 from tests.osc_bridge import Client, make_engine, message
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.reliability
 RATE, SECONDS = 5000, 10.0
 
 

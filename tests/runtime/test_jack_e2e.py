@@ -110,6 +110,7 @@ def test_vst3_compressor_and_reverb_change_the_output_as_expected(jack_server, t
     assert crest(wet) < crest(sound) * 0.9 or rms(wet) < rms(sound) * 0.7, "the compressor changed nothing"
 
 
+@pytest.mark.reliability
 def test_losing_the_jack_server_stops_nothing_and_output_resumes(jack_server, tmp_path):
     engine = _engine(tmp_path).start()
     try:
