@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
+DOC_JSON = ROOT / "docs" / "benchmarks.json"  # the figures behind DOC, committed: the previous run for a fresh clone
 
 # (headline, JSON path in the merged result, unit, lower is better)
 HEADLINES: list[tuple[str, str, str, bool]] = [
@@ -139,9 +140,10 @@ def write_doc(result: dict[str, Any], rows: list[tuple[str, str, str, str]], pre
     lines = [
         "# Benchmarks",
         "",
-        "Made by `make bench` (`benchmarks/run_all.py`); the raw figures are in `benchmarks/results/all.json`.",
+        "Made by `make bench` (`benchmarks/run_all.py`); the raw figures are in `docs/benchmarks.json`.",
         "Each bench runs in its own process, one after another, on the machine below; a new run replaces",
-        "this page and compares itself with the run before (`all.prev.json`).",
+        "this page and compares itself with the run before (`all.prev.json`, or in a fresh clone",
+        "`docs/benchmarks.json`, the figures of this page).",
         "",
         f"- run: {result['started']} ({'quick smoke run' if result['quick'] else 'full run'}), "
         f"model: {result['model']}",
@@ -192,6 +194,8 @@ def main() -> int:
     if args.out.is_file():
         previous = json.loads(args.out.read_text())
         shutil.copyfile(args.out, args.out.with_name(args.out.stem + ".prev.json"))
+    elif not q and DOC_JSON.is_file():  # a fresh clone: compare with the figures docs/benchmarks.md shows
+        previous = json.loads(DOC_JSON.read_text())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     rows = table(result, previous)
@@ -201,7 +205,8 @@ def main() -> int:
         print(f"{a:<{width}}  {b:>12}  {c:>12}  {d}")
     if not args.no_doc:
         write_doc(result, rows, previous)
-        print(f"\nwritten {args.out} and {DOC}")
+        DOC_JSON.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwritten {args.out}, {DOC} and {DOC_JSON}")
     failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]
     return 1 if failed else 0
 
