@@ -64,3 +64,15 @@ def test_each_class_region_sounds_like_its_class(model: GesamModel) -> None:
         xy = points[_deepest_cell(ids, k, maps.grid)][None]
         heard = model.classify(model.generate_frames(xy)).argmax(axis=1)[0]
         assert names[heard] == names[k], f"the {names[k]} region at {xy[0]} sounds like {names[heard]}"
+
+
+def test_commands_use_it_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from gesam_engine.cli.main import main
+
+    monkeypatch.chdir(DEFAULT.parents[1])  # the repository root, as after a clone
+    out = tmp_path / "hit.wav"
+    assert main(["render", "--xy", "0.3", "0.7", "-o", str(out)]) == 0
+    assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    assert "526 files" in capsys.readouterr().out

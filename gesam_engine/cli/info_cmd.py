@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_info_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam info``."""
-    p.add_argument("--model", required=True, type=Path, metavar="DIR", help="model directory")
+    p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
     p.add_argument("--json", action="store_true", help="print model.json as it is")
 
 
@@ -16,8 +16,9 @@ def run_info(args: argparse.Namespace) -> int:
     """Load (and so verify) the model, then print its card."""
     import json
 
+    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.gesam_model import GesamModel
 
-    model = GesamModel.load(args.model)
+    model = GesamModel.load(find_model(args.model))
     print(json.dumps(model.card, indent=2) if args.json else model.summary())
     return 0

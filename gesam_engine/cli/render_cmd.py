@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_render_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam render``."""
-    p.add_argument("--model", required=True, type=Path, metavar="DIR", help="model directory")
+    p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
     p.add_argument("--xy", nargs=2, type=float, required=True, metavar=("X", "Y"), help="normalised map point, each in [0, 1]")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="WAV")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
@@ -21,6 +21,7 @@ def run_render(args: argparse.Namespace) -> int:
     import numpy as np
     import soundfile as sf
 
+    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
 
@@ -28,7 +29,7 @@ def run_render(args: argparse.Namespace) -> int:
         raise GesamError(f"{args.output} already exists; pass --force to overwrite it")
     if args.iters is not None and not 0 <= args.iters <= 1000:
         raise GesamError(f"--iters must be in 0..1000, got {args.iters}")
-    model = GesamModel.load(args.model, resolve_device(args.device))
+    model = GesamModel.load(find_model(args.model), resolve_device(args.device))
     xy = np.array([args.xy], dtype=np.float64)
     model.extent.to_latent(xy)  # refuses NaN/inf before any work
     wave = model.render(xy, iters=args.iters)[0]
