@@ -67,10 +67,10 @@ class GesamModel:
         """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``, peaks at most -1 dBFS."""
         # On a CPU, Griffin-Lim on a big batch runs out of cache: 64 sounds at once cost 173 ms each,
         # 16 at a time 63 ms (measured on the 2-core CI machine); a GPU takes the whole batch.
-        step = max(frames.shape[0], 1) if frames.device.type == "cuda" else CPU_DECODE_CHUNK
-        chunks = [self.codec.decode_batch(frames[i:i + step], self.n_samples, iters=iters)  # type: ignore[call-arg]
-                  for i in range(0, frames.shape[0], step)]
-        waves = torch.cat(chunks) if chunks else self.codec.decode_batch(frames, self.n_samples, iters=iters)  # type: ignore[call-arg]
+        n = frames.shape[0]
+        step = max(n, 1) if frames.device.type == "cuda" else CPU_DECODE_CHUNK
+        waves = torch.cat([self.codec.decode_batch(frames[i:i + step], self.n_samples, iters=iters)  # type: ignore[call-arg]
+                           for i in range(0, max(n, 1), step)])  # an empty batch makes one empty chunk
         peak = waves.abs().amax(dim=-1, keepdim=True)  # (B, 1)
         waves = waves * (PEAK_CEILING / peak.clamp_min(PEAK_CEILING))  # only ever turns down
         return waves.float().cpu().numpy()

@@ -53,7 +53,7 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def audio_features(waves: np.ndarray, sample_rate: int, batch: int = 128, progress: bool = False) -> dict[str, np.ndarray]:
     """Waves [N, L] (any float dtype, e.g. a float16 memmap) -> {feature: float64 [N]} in FEATURES order."""
-    waves = np.asarray(waves) if not isinstance(waves, np.memmap) else waves
+    waves = np.asarray(waves)  # a memmap stays a view: sounds are read batch by batch below
     if waves.ndim != 2 or waves.shape[1] < N_FFT:
         raise ValueError(f"waves must be [N, L] with L >= {N_FFT}, got shape {waves.shape}")
     n = waves.shape[0]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gesam_engine.errors import CheckpointError
+from gesam_engine.maps.grid import grid_cell
 
 FORMAT = "gesam-maps"
 VERSION = 1
@@ -65,16 +66,9 @@ class MapsFile:
     def n_cells(self) -> int:
         return self.grid * self.grid
 
-    def cell(self, x: float, y: float) -> int:
-        """Index of the cell holding the normalised point (x, y), clamped to the map."""
-        n = self.grid
-        col = min(max(int(x * n), 0), n - 1)
-        row = min(max(int(y * n), 0), n - 1)
-        return row * n + col
-
     def at(self, x: float, y: float) -> dict[str, Any]:
         """The class (name, colour) and raw feature values at a point: what /gesam/state reports."""
-        i = self.cell(x, y)
+        i = grid_cell(x, y, self.grid)
         k = self.class_ids[i]
         return {
             "cell": i,

@@ -31,16 +31,12 @@ def _bake_and_load(model: GesamModel, grid: int, iters: int, directory: Path,
                    progress: bool) -> tuple[np.ndarray, np.ndarray]:
     try:
         points, _, audio, _ = load_bake(directory, model)
-    except CheckpointError:  # not made yet, unfinished or damaged: (re)make it
+    except CheckpointError:  # not made yet, unfinished or damaged: bake_grid resumes or remakes it
         try:
             bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress)
         except CheckpointError:  # an unreadable index: start over
             bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress, force=True)
-        try:
-            points, _, audio, _ = load_bake(directory, model)
-        except CheckpointError:  # damaged arrays behind a finished index
-            bake_grid(model, grid, directory, batch=16, iters=iters, progress=progress, force=True)
-            points, _, audio, _ = load_bake(directory, model)
+        points, _, audio, _ = load_bake(directory, model)
     assert audio is not None  # bake_grid stores audio by default
     return np.array(points), np.asarray(audio, dtype=np.float32)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps.bake import load_bake
+from gesam_engine.maps.grid import grid_cell
 from gesam_engine.runtime.resample import to_rate
 from gesam_engine.runtime.sound_cache import SoundCache
 
@@ -31,16 +32,9 @@ class BakedGrid:
         self.points, self.audio, self.grid = points, audio, index.grid
         self.model_rate, self.output_rate = model.sample_rate, output_rate
 
-    def cell(self, xy: tuple[float, float]) -> int:
-        """Index of the grid point whose cell holds ``xy`` (row-major from the bottom left)."""
-        n = self.grid
-        col = min(max(int(xy[0] * n), 0), n - 1)
-        row = min(max(int(xy[1] * n), 0), n - 1)
-        return row * n + col
-
     def fill(self, cache: SoundCache, xy: tuple[float, float]) -> tuple[float, float]:
         """Make the sound of ``xy``'s cell ready in ``cache`` (a no-op when it already is); its point."""
-        i = self.cell(xy)
+        i = grid_cell(xy[0], xy[1], self.grid)
         point = (float(self.points[i, 0]), float(self.points[i, 1]))
         if point not in cache:
             wave = to_rate(np.asarray(self.audio[i], dtype=np.float32), self.model_rate, self.output_rate)

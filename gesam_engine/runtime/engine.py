@@ -39,7 +39,7 @@ from gesam_engine.runtime.kits import Kit
 from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
 from gesam_engine.runtime.renderer import Renderer, TriggerRecord
-from gesam_engine.runtime.sound_cache import SoundCache
+from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
 from gesam_engine.runtime.voices import VoicePool
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -209,21 +209,23 @@ class Engine:
     def sound_for(self, xy: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
         """The sound a trigger at ``xy`` (default: the cursor) plays now, float32 [L] at the output
         rate, and the point it was made for (the exact one when ready, else the nearest ready one)."""
-        point = clamp_point(*(xy or self._cursor))
-        hit = self.cache.get(point) or self.cache.nearest(point)
+        hit, _ = self._ready_sound(clamp_point(*(xy or self._cursor)))
+        return hit.wave, hit.xy
+
+    def _ready_sound(self, xy: tuple[float, float]) -> tuple[CachedSound, bool]:
+        """The exact sound of ``xy`` when ready, else the nearest ready one; and whether it is exact."""
+        hit = self.cache.get(xy)
+        if hit is not None:
+            return hit, True
+        hit = self.cache.nearest(xy)
         if hit is None:
             raise GesamError("no sound is ready yet (the engine is still starting)")
-        return hit.wave, hit.xy
+        return hit, False
 
     def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int) -> TriggerInfo:
         arrival = time.perf_counter()
         velocity = min(max(_finite("velocity", velocity), 0.0), 1.0)
-        hit = self.cache.get(xy)
-        exact = hit is not None
-        if hit is None:
-            hit = self.cache.nearest(xy)
-        if hit is None:
-            raise GesamError("no sound is ready yet (the engine is still starting)")
+        hit, exact = self._ready_sound(xy)
         info = TriggerInfo(next(self._ids), xy, hit.xy, exact, math.dist(xy, hit.xy))
         cmd = PlaySound(hit.wave, velocity=velocity, gain=gain, rate=rate, choke=choke,
                         arrival=arrival, trigger_id=info.trigger_id)

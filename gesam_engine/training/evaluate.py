@@ -84,13 +84,13 @@ def evaluate_model(model: GesamModel, train_roots: Sequence[Path], val_roots: Se
     train_points = _batched(model.encode_points, train.frames, batch)
     points, candidates = _candidates(model, val_frames, train.frames, train_points, batch)
     names = model.class_names()
-    original_class = _batched(model.classify, val_frames, batch).argmax(axis=1)
+    original_class = model.classify(val_frames, batch).argmax(axis=1)
     label_ids = np.array([names.index(lb) if lb in names else -1 for lb in val_labels])
     rows: dict[str, dict[str, float]] = {}
     for method in tqdm(METHODS, desc="evaluate", disable=not progress):
         frames = candidates[method]
         mae = np.abs(frames - val_frames).mean(axis=(1, 2))
-        cls = _batched(model.classify, frames.astype(np.float32), batch).argmax(axis=1)
+        cls = model.classify(frames.astype(np.float32), batch).argmax(axis=1)
         rows[method] = {
             "frame_mae": round(float(mae.mean()), 4),
             "frame_mae_sem": round(float(mae.std(ddof=1) / np.sqrt(len(mae))) if len(mae) > 1 else 0.0, 4),
