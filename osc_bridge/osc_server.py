@@ -12,19 +12,21 @@ Threads (all daemons, all started by ``start()`` and joined by ``stop()``):
 - ``gesam-osc-render`` writes ``/gesam/render`` files, so a render never holds up a trigger.
 
 Every refused message and every malformed datagram is counted and answered on ``/gesam/error``
-(to the sender, or the feedback address); an unexpected exception is counted, answered and
-logged, and the loop goes on. Engine 'ready' events for the cursor's point are sent as
-``/gesam/state/ready x y`` to the last client (or the feedback address).
+(to the sender, or the feedback address) within the size and rate limits of
+``osc_bridge.reply_policy``; an unexpected exception is counted, answered and logged, and the
+loop goes on. A message on a reply address (``/gesam/state/*``, ``/gesam/error``, ``/gesam/pong``)
+is only counted (``ignored``), never answered, and a feedback address that is this server's own
+port is refused at start: either would make a reply loop. Engine 'ready' events for the cursor's
+point are sent as ``/gesam/state/ready x y`` and engine 'alert' events as ``/gesam/error`` to the
+last client (or the feedback address).
 """
 
 from __future__ import annotations
 
 import collections
-import errno
 import heapq
 import itertools
 import logging
-import os
 import queue
 import select
 import socket
@@ -32,37 +34,38 @@ import threading
 import time
 from typing import Any
 
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from gesam_engine.errors import GesamError
 from osc_bridge.addresses import DEFAULT_HOST, DEFAULT_PORT
 from osc_bridge.commands import Command, Move, Render
 from osc_bridge.osc_parse import DEFAULT_PADS, Incoming, OscError, decode_datagram, parse
+from osc_bridge.osc_replies import Replies
+from osc_bridge.reply_policy import ERROR_BURST, ERROR_RATE, is_reply_address, looks_like_reply
+from osc_bridge.udp_socket import OscServerError, feedback_address, kernel_drops, open_udp
 
 log = logging.getLogger("gesam.osc")
 
+__all__ = ["OscServer", "OscServerError"]
+
 Address = tuple[str, int]
+Source = tuple[Any, int]  # (sender's socket address, bytes of the datagram): whom to answer, and how much
 _STOP = object()
-_RECV_BUFFER = 4 * 2**20  # a flood of small datagrams waits here, not in the kernel's drop counter
-_MAX_REASON = 1000  # characters of an /gesam/error reason
 _MAX_BATCH = 512  # datagrams handed to the executor at once (it starts on a flood before the end)
-
-
-class OscServerError(GesamError):
-    """The OSC server cannot start: port in use, address not available, bad feedback address."""
 
 
 class OscServer:
     """Serves the OSC address space for ``controller`` (an ``osc_bridge.controller.Controller``).
 
     ``port=0`` picks a free port (see ``address``). ``feedback`` sends every reply there instead
-    of to each sender. ``max_ahead_s`` and ``max_scheduled`` bound what future bundles may hold.
-    ``start``/``stop`` from the owner thread; ``stats`` and ``latencies_ms`` from any thread.
+    of to each sender (never this server's own port). ``max_ahead_s`` and ``max_scheduled`` bound
+    what future bundles may hold; ``error_rate``/``error_burst`` the error replies a second to
+    one destination. ``start``/``stop`` from the owner thread; ``stats`` and ``latencies_ms``
+    from any thread.
     """
 
     def __init__(self, controller: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  feedback: Address | None = None, *, pads: int | None = None, max_ahead_s: float = 300.0,
-                 max_scheduled: int = 10_000, max_renders: int = 4, latency_window: int = 100_000) -> None:
+                 max_scheduled: int = 10_000, max_renders: int = 4, latency_window: int = 100_000,
+                 error_rate: float = ERROR_RATE, error_burst: float = ERROR_BURST) -> None:
         self.controller = controller
         self.host, self.port = host, int(port)
         self.feedback_request = feedback
@@ -70,11 +73,10 @@ class OscServer:
         self.pads = pads or int(getattr(getattr(getattr(engine, "config", None), "engine", None), "pads", DEFAULT_PADS))
         self.max_ahead_s, self.max_scheduled, self.max_renders = max_ahead_s, max_scheduled, max_renders
         self._sock: socket.socket | None = None
-        self._feedback: Any = None
-        self._last_client: Any = None
+        self._replies = Replies(self._count, error_rate=error_rate, error_burst=error_burst)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._renders: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._heap: list[tuple[float, int, Command, Incoming, Any, float]] = []  # time tag, order, ...
+        self._heap: list[tuple[float, int, Command, Incoming, Source, float]] = []  # time tag, order, ...
         self._heap_cond = threading.Condition()
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
@@ -85,8 +87,8 @@ class OscServer:
         self._latencies: collections.deque[float] = collections.deque(maxlen=latency_window)
         self._lateness: collections.deque[float] = collections.deque(maxlen=latency_window)
         self._counts = dict.fromkeys(("datagrams", "received", "handled", "errors", "malformed", "coalesced",
-                                      "internal_errors", "scheduled", "renders_waiting", "queued", "replies",
-                                      "reply_failures"), 0)
+                                      "ignored", "internal_errors", "scheduled", "renders_waiting", "queued",
+                                      "replies", "reply_failures", "errors_suppressed", "alerts"), 0)
         self._listening = False
 
     # ---- life cycle ------------------------------------------------------------------------
@@ -94,25 +96,14 @@ class OscServer:
         """Open and bind the socket now (``start`` does it otherwise); OscServerError if it cannot."""
         if self._sock is not None:
             return self.address
-        try:
-            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
-        except (socket.gaierror, UnicodeError, OverflowError) as exc:
-            raise OscServerError(f"cannot listen for OSC on {self.host}:{self.port}: {exc}") from None
-        family, _, _, _, where = infos[0]
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            _grow_receive_buffer(sock)
-            sock.bind(where)
-        except OSError as exc:
-            sock.close()
-            if exc.errno == errno.EADDRINUSE:
-                raise OscServerError(f"OSC port {self.port} on {self.host} is already in use (another gesam or OSC "
-                                     "program?); pass --osc-port N (0 picks a free one) or --no-osc") from None
-            raise OscServerError(f"cannot listen for OSC on {self.host}:{self.port}: {exc.strerror or exc}") from None
+        sock = open_udp(self.host, self.port)
         if self.feedback_request is not None:
-            self._feedback = _resolve(self.feedback_request, family, sock)
-        sock.setblocking(False)  # the receive loop polls, then drains
-        self._sock = sock
+            try:
+                self._replies.feedback = feedback_address(sock, *self.feedback_request)
+            except OscServerError:
+                sock.close()
+                raise
+        self._sock = self._replies.sock = sock
         return self.address
 
     def start(self) -> "OscServer":
@@ -142,6 +133,7 @@ class OscServer:
             t.join(timeout=5)
         self._threads = []
         if self._sock is not None:
+            self._replies.sock = None
             self._sock.close()
             self._sock = None
 
@@ -161,15 +153,17 @@ class OscServer:
 
     # ---- figures -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Counters. Once idle: received == handled + errors + coalesced + pending_scheduled
-        (+ renders_waiting); ``malformed`` counts datagrams that were not OSC."""
+        """Counters. Once idle: received == handled + errors + coalesced + ignored + pending_scheduled
+        (+ renders_waiting); ``malformed`` counts datagrams that were not OSC, ``ignored`` messages
+        on reply addresses, ``errors_suppressed`` error replies the rate limit kept back and
+        ``alerts`` engine alerts."""
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
         with self._heap_cond:
             out["pending_scheduled"] = len(self._heap)
         lat = sorted(self._latencies)
         out["latency_ms"] = {"count": len(lat), "median": _quantile(lat, 0.5), "p99": _quantile(lat, 0.99)}
-        out["kernel_drops"] = _kernel_drops(self._sock)
+        out["kernel_drops"] = kernel_drops(self._sock)
         return out
 
     def latencies_ms(self) -> list[float]:
@@ -252,63 +246,71 @@ class OscServer:
             item = self._renders.get()
             if item is _STOP:
                 return
-            cmd, m, sender = item
+            cmd, m, src = item
             self._count("renders_waiting", -1)
-            self._run(cmd, m, sender, None)  # not in the latency figures: a render takes the model's time
+            self._run(cmd, m, src, None)  # not in the latency figures: a render takes the model's time
 
     # ---- the work ----------------------------------------------------------------------------
     def _process(self, batch: list[Any]) -> None:
         """Decode and parse, schedule what is for later, collapse runs of moves, execute and answer:
-        in arrival order."""
-        entries: list[tuple[Incoming, Any, float, Command | OscError, bool]] = []  # ..., receipt, what, scheduled
-        later: list[tuple[Command, Incoming, Any, float]] = []
-        counts = dict.fromkeys(("datagrams", "malformed", "received", "queued"), 0)
-        malformed: list[tuple[Any, str]] = []
+        in arrival order. Messages on reply addresses are counted and dropped, never answered."""
+        entries: list[tuple[Incoming, Source, float, Command | OscError, bool]] = []  # ..., receipt, what, scheduled
+        later: list[tuple[Command, Incoming, Source, float]] = []
+        counts = dict.fromkeys(("datagrams", "malformed", "received", "queued", "ignored"), 0)
+        malformed: list[tuple[Source, str]] = []
         for kind, items in batch:
             if kind == "due":  # from the scheduler, already parsed
-                entries.extend((m, sender, t, cmd, True) for cmd, m, sender, t in items)
+                entries.extend((m, src, t, cmd, True) for cmd, m, src, t in items)
                 continue
             counts["datagrams"] += len(items)
             for data, sender, t_recv in items:
+                src = (sender, len(data))
                 try:
                     messages = decode_datagram(data)
                 except OscError as exc:
-                    malformed.append((sender, str(exc)))
+                    if looks_like_reply(data):  # a broken reply: one message on a reply address, ignored
+                        counts["received"] += 1
+                        counts["ignored"] += 1
+                    else:
+                        malformed.append((src, str(exc)))
                     continue
                 except Exception as exc:  # noqa: BLE001 - a decoder bug: counted and answered like the rest
                     log.exception("OSC decode of %d bytes", len(data))
                     self._count("internal_errors")
-                    malformed.append((sender, f"internal error while decoding the datagram ({type(exc).__name__})"))
+                    malformed.append((src, f"internal error while decoding the datagram ({type(exc).__name__})"))
                     continue
-                self._last_client = sender
                 counts["received"] += len(messages)
                 now = time.time()
                 for m in messages:
+                    if is_reply_address(m.address):
+                        counts["ignored"] += 1
+                        continue
+                    self._replies.last_client = sender
                     cmd = self._parse(m)
                     if m.timetag is not None and m.timetag > now and not isinstance(cmd, OscError):
-                        later.append((cmd, m, sender, t_recv))
+                        later.append((cmd, m, src, t_recv))
                     else:
-                        entries.append((m, sender, t_recv, cmd, False))
+                        entries.append((m, src, t_recv, cmd, False))
         counts["queued"] = -counts["datagrams"]
         counts["malformed"] = len(malformed)
         with self._lock:  # counted before any answer goes out
             for name, n in counts.items():
                 self._counts[name] += n
-        for sender, reason in malformed:
-            self._error(sender, reason)
-        for cmd, m, sender, t_recv in later:
-            self._schedule(cmd, m, sender, t_recv)
+        for src, reason in malformed:
+            self._error(src, reason)
+        for cmd, m, src, t_recv in later:
+            self._schedule(cmd, m, src, t_recv)
         superseded = _superseded_moves([e[3] for e in entries])
-        for (m, sender, t_recv, cmd, scheduled), skip in zip(entries, superseded):
+        for (m, src, t_recv, cmd, scheduled), skip in zip(entries, superseded):
             if skip:
                 self._count("coalesced")
             elif isinstance(cmd, OscError):
                 self._count("errors")
-                self._error(sender, str(cmd))
+                self._error(src, str(cmd))
             elif isinstance(cmd, Render):
-                self._queue_render(cmd, m, sender)
+                self._queue_render(cmd, m, src)
             else:
-                self._run(cmd, m, sender, None if scheduled else t_recv, m.timetag if scheduled else None)
+                self._run(cmd, m, src, None if scheduled else t_recv, m.timetag if scheduled else None)
 
     def _parse(self, m: Incoming) -> Command | OscError:
         try:
@@ -320,18 +322,18 @@ class OscServer:
             self._count("internal_errors")
             return OscError(f"{m.address}: internal error, nothing was done ({type(exc).__name__})")
 
-    def _run(self, cmd: Command, m: Incoming, sender: Any, t_recv: float | None, timetag: float | None = None) -> None:
+    def _run(self, cmd: Command, m: Incoming, src: Source, t_recv: float | None, timetag: float | None = None) -> None:
         """Execute one command; answer its replies, or its refusal on /gesam/error."""
         try:
             replies = self.controller.execute(cmd)
         except GesamError as exc:
             self._count("errors")
-            self._error(sender, f"{m.address}: {exc}")
+            self._error(src, f"{m.address}: {exc}")
         except Exception as exc:  # noqa: BLE001 - counted, answered and logged; the server goes on
             self._count("errors")
             self._count("internal_errors")
             log.exception("OSC %s %r", m.address, m.args)
-            self._error(sender, f"{m.address}: internal error, nothing was done ({type(exc).__name__}: {exc})")
+            self._error(src, f"{m.address}: internal error, nothing was done ({type(exc).__name__}: {exc})")
         else:
             done = time.perf_counter()
             if t_recv is not None:
@@ -340,13 +342,13 @@ class OscServer:
                 self._lateness.append(1000.0 * max(time.time() - timetag, 0.0))
             self._count("handled")
             for address, args in replies:
-                self._send(sender, address, args)
+                self._replies.send(src[0], address, args)
         if self._deferred and threading.get_ident() == self._exec_ident:
             deferred, self._deferred = self._deferred, []
             for address, args in deferred:
-                self._send(self._last_client, address, args)
+                self._replies.send(self._replies.last_client, address, args)
 
-    def _schedule(self, cmd: Command, m: Incoming, sender: Any, t_recv: float) -> None:
+    def _schedule(self, cmd: Command, m: Incoming, src: Source, t_recv: float) -> None:
         assert m.timetag is not None
         ahead = m.timetag - time.time()
         with self._heap_cond:
@@ -356,31 +358,37 @@ class OscServer:
             elif len(self._heap) >= self.max_scheduled:
                 reason = f"{m.address}: {len(self._heap)} scheduled messages are already waiting; try later"
             else:
-                heapq.heappush(self._heap, (m.timetag, next(self._seq), cmd, m, sender, t_recv))
+                heapq.heappush(self._heap, (m.timetag, next(self._seq), cmd, m, src, t_recv))
                 self._heap_cond.notify()
                 reason = ""
         if reason:
             self._count("errors")
-            self._error(sender, reason)
+            self._error(src, reason)
         else:
             self._count("scheduled")
 
-    def _queue_render(self, cmd: Render, m: Incoming, sender: Any) -> None:
+    def _queue_render(self, cmd: Render, m: Incoming, src: Source) -> None:
         with self._lock:
             busy = self._counts["renders_waiting"] >= self.max_renders
             if not busy:
                 self._counts["renders_waiting"] += 1
         if busy:
             self._count("errors")
-            self._error(sender, f"{m.address}: {self.max_renders} renders are already waiting; send it again "
-                                "after /gesam/state/render answers")
+            self._error(src, f"{m.address}: {self.max_renders} renders are already waiting; send it again "
+                             "after /gesam/state/render answers")
         else:
-            self._renders.put((cmd, m, sender))
+            self._renders.put((cmd, m, src))
 
     # ---- replies -------------------------------------------------------------------------------
     def _on_engine_event(self, event: str, data: dict[str, Any]) -> None:
-        """Engine listener (generator or executor thread): the cursor's exact point is ready."""
-        if event != "ready" or not self._running or data.get("slot") != "cursor":
+        """Engine listener (generator, executor or effects thread): the cursor's exact point is
+        ready, or an alert (e.g. the effects chain made a non-finite block) to pass on."""
+        if not self._running:
+            return
+        if event == "alert":
+            self._replies.alert(str(data.get("source", "engine")), str(data.get("message", "")))
+            return
+        if event != "ready" or data.get("slot") != "cursor":
             return
         xy = tuple(data.get("xy", ()))
         if xy != tuple(self.controller.engine.cursor):
@@ -388,31 +396,11 @@ class OscServer:
         reply = ("/gesam/state/ready", [float(xy[0]), float(xy[1])])
         if threading.get_ident() == self._exec_ident:
             self._deferred.append(reply)  # sent after the move's own /gesam/state/xy
-        elif self._last_client is not None or self._feedback is not None:
-            self._send(self._last_client, *reply)
-
-    def _error(self, sender: Any, reason: str) -> None:
-        if len(reason) > _MAX_REASON:
-            reason = reason[: _MAX_REASON - 3] + "..."
-        log.debug("OSC refused: %s", reason)
-        self._send(sender, "/gesam/error", [reason])
-
-    def _send(self, sender: Any, address: str, args: list[Any]) -> None:
-        """One reply to the feedback address, else to ``sender``; a failure is counted, not raised."""
-        dest = self._feedback or sender
-        sock = self._sock
-        if dest is None or sock is None:
-            return
-        try:
-            builder = OscMessageBuilder(address=address)
-            for a in args:
-                builder.add_arg(a.item() if hasattr(a, "item") else a)  # numpy scalars become plain numbers
-            sock.sendto(builder.build().dgram, dest)
-        except Exception as exc:  # noqa: BLE001 - EMSGSIZE, ENOBUFS, a closed socket on stop, a bad argument
-            self._count("reply_failures")
-            log.debug("OSC reply %s to %s failed: %s", address, dest, exc)
         else:
-            self._count("replies")
+            self._replies.send(self._replies.last_client, *reply)
+
+    def _error(self, src: Source, reason: str) -> None:
+        self._replies.error(src[0], reason, src[1])
 
 
 def _superseded_moves(parsed: list[Any]) -> list[bool]:
@@ -429,43 +417,7 @@ def _superseded_moves(parsed: list[Any]) -> list[bool]:
     return out
 
 
-def _grow_receive_buffer(sock: socket.socket) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECV_BUFFER)
-    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < _RECV_BUFFER and hasattr(socket, "SO_RCVBUFFORCE"):
-        try:  # above net.core.rmem_max: allowed with CAP_NET_ADMIN only
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, _RECV_BUFFER)
-        except OSError:
-            pass
-
-
-def _resolve(feedback: Address, family: int, sock: socket.socket) -> Any:
-    host, port = feedback
-    try:
-        infos = socket.getaddrinfo(host, int(port), family=family, type=socket.SOCK_DGRAM)
-        return infos[0][4]
-    except (socket.gaierror, UnicodeError, OverflowError, ValueError) as exc:
-        sock.close()
-        raise OscServerError(f"feedback address {host}:{port} cannot be used: {exc}") from None
-
-
 def _quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     return values[min(int(q * len(values)), len(values) - 1)]
-
-
-def _kernel_drops(sock: socket.socket | None) -> int | None:
-    """Datagrams the kernel dropped on this socket (its receive buffer was full); None if unknown."""
-    if sock is None:
-        return None
-    try:
-        inode = str(os.fstat(sock.fileno()).st_ino)
-        for table in ("/proc/net/udp", "/proc/net/udp6"):
-            with open(table) as f:
-                for line in f.readlines()[1:]:
-                    fields = line.split()
-                    if len(fields) >= 13 and fields[9] == inode:
-                        return int(fields[12])
-    except (OSError, ValueError):
-        return None
-    return None

@@ -57,7 +57,7 @@ def played(engine: Any) -> int:
 def settled(server: OscServer) -> bool:
     """Every datagram taken and every message accounted for (handled, refused, coalesced, waiting)."""
     s = server.stats()
-    return s["queued"] == 0 and s["received"] == (s["handled"] + s["errors"] + s["coalesced"]
+    return s["queued"] == 0 and s["received"] == (s["handled"] + s["errors"] + s["coalesced"] + s["ignored"]
                                                   + s["pending_scheduled"] + s["renders_waiting"])
 
 

@@ -1,0 +1,86 @@
+"""The OSC server's replies: where they go (the feedback address, else the sender) and the limits
+on ``/gesam/error`` (``osc_bridge.reply_policy``: size cap, token bucket per destination).
+
+Any thread may call ``send``, ``error`` and ``alert`` (the executor, the render thread, engine
+listeners); a failed send is counted, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Callable
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from osc_bridge.reply_policy import ERROR_BURST, ERROR_RATE, TokenBuckets, error_datagram
+
+log = logging.getLogger("gesam.osc")
+
+
+class Replies:
+    """Sends replies on ``sock`` for a server whose counters ``count(name, n)`` updates.
+
+    ``feedback`` (a socket address) receives every reply when set; otherwise each goes to the
+    sender it answers, and unprompted ones (engine events, alerts) to ``last_client``.
+    """
+
+    def __init__(self, count: Callable[..., None], *, error_rate: float = ERROR_RATE,
+                 error_burst: float = ERROR_BURST) -> None:
+        self.count = count
+        self.sock: socket.socket | None = None
+        self.feedback: Any = None
+        self.last_client: Any = None
+        self.buckets = TokenBuckets(error_rate, error_burst,
+                                    total_rate=max(10 * error_rate, 200.0), total_burst=max(10 * error_burst, 400.0))
+
+    def destination(self, sender: Any) -> Any:
+        """Where a reply to ``sender`` goes (None: nowhere known)."""
+        return self.feedback or sender
+
+    def send(self, sender: Any, address: str, args: list[Any]) -> None:
+        """One reply to the feedback address, else to ``sender``."""
+        dest = self.destination(sender)
+        if dest is None:
+            return
+        try:
+            builder = OscMessageBuilder(address=address)
+            for a in args:
+                builder.add_arg(a.item() if hasattr(a, "item") else a)  # numpy scalars become plain numbers
+            data = builder.build().dgram
+        except Exception as exc:  # noqa: BLE001 - a bad argument: counted, logged, never raised
+            self.count("reply_failures")
+            log.debug("OSC reply %s %r cannot be built: %s", address, args, exc)
+            return
+        self._sendto(data, dest, address)
+
+    def error(self, sender: Any, reason: str, request_bytes: int) -> None:
+        """Answer a refusal on /gesam/error, cut to the size limit, unless the destination's
+        token bucket is empty (then counted in ``errors_suppressed``)."""
+        dest = self.destination(sender)
+        log.debug("OSC refused: %s", reason[:1000])
+        if dest is None:
+            return
+        if not self.buckets.allow(dest):
+            self.count("errors_suppressed")
+            return
+        self._sendto(error_datagram(reason, request_bytes), dest, "/gesam/error")
+
+    def alert(self, source: str, message: str) -> None:
+        """An engine alert (e.g. a non-finite effects block) as /gesam/error to the feedback
+        address or the last client, under the same limits as any error reply."""
+        self.count("alerts")
+        if self.feedback is not None or self.last_client is not None:
+            self.error(self.last_client, f"{source}: {message}", 0)
+
+    def _sendto(self, data: bytes, dest: Any, address: str) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            sock.sendto(data, dest)
+        except Exception as exc:  # noqa: BLE001 - EMSGSIZE, ENOBUFS, a closed socket on stop
+            self.count("reply_failures")
+            log.debug("OSC reply %s to %s failed: %s", address, dest, exc)
+        else:
+            self.count("replies")
