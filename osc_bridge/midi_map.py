@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from gesam_engine.atomic_io import atomic_write
 from gesam_engine.config import check, from_dict, read_toml, to_dict
 from gesam_engine.errors import ConfigError
 from osc_bridge.commands import Command, Move, Note, PitchBend, ProgramChange
@@ -110,13 +110,10 @@ class MidiMapping:
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path) -> Path:
-        """Write ``to_toml()`` to ``path`` (through a temporary file and a rename); the path."""
+        """Write ``to_toml()`` to ``path`` in one step (``atomic_write``: random temporary name, rename); the path."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        os.replace(tmp, p)
-        return p
+        return atomic_write(p, self.to_toml())
 
 
 class MidiMapper:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 
@@ -25,14 +23,12 @@ def add_evaluate_parser(p: argparse.ArgumentParser) -> None:
 
 def write_evaluation(model_dir: Path, evaluation: dict) -> None:
     """Put ``evaluation`` into ``model_dir/model.json`` atomically (the weights' sha256 are untouched)."""
+    from gesam_engine.atomic_io import atomic_write
     from gesam_engine.checkpoint import CARD, read_card
 
     card = read_card(model_dir)
     card["evaluation"] = evaluation
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".json", dir=model_dir)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, model_dir / CARD)
+    atomic_write(Path(model_dir) / CARD, json.dumps(card, indent=2) + "\n")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -17,10 +17,11 @@ def add_render_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """Generate the point's sound and write it as 24-bit WAV at the model's rate."""
+    """Generate the point's sound and write it as 24-bit WAV at the model's rate (whole or not at all)."""
     import numpy as np
     import soundfile as sf
 
+    from gesam_engine.atomic_io import atomic_write_with
     from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
@@ -34,7 +35,7 @@ def run_render(args: argparse.Namespace) -> int:
     model.extent.to_latent(xy)  # refuses NaN/inf before any work
     wave = model.render(xy, iters=args.iters)[0]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(args.output), wave, model.sample_rate, subtype="PCM_24")
+    atomic_write_with(args.output, lambda fh: sf.write(fh, wave, model.sample_rate, subtype="PCM_24", format="WAV"))
     peak = float(np.abs(wave).max())
     print(f"wrote {args.output}: {len(wave) / model.sample_rate:.2f} s at {model.sample_rate} Hz, peak {peak:.3f}")
     return 0

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gesam_engine.atomic_io import atomic_write, atomic_write_with
 from gesam_engine.errors import ConfigError
 
 CACHE_FORMAT = 1
@@ -39,19 +38,6 @@ def config_hash(key_config: dict[str, Any]) -> str:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"cache key settings must be JSON-ready: {exc}") from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see halves."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FeatureCache:
@@ -99,12 +85,15 @@ class FeatureCache:
             raise ValueError(f"frames must be [T, D], got shape {arr.shape}")
         if not self._described:
             self._describe()
-        _write_atomic(path, lambda fh: np.save(fh, arr, allow_pickle=False))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # sync=False: a cache entry lost in a power cut is decoded again, never half-read (rename is atomic)
+        atomic_write_with(path, lambda fh: np.save(fh, arr, allow_pickle=False), sync=False)
 
     def _describe(self) -> None:
         """Write config.json once, so a person can tell cache folders apart."""
         meta = self.root / "config.json"
         if not meta.exists():
             text = json.dumps({"format": CACHE_FORMAT, **self._key_config}, indent=2, sort_keys=True)
-            _write_atomic(meta, lambda fh: fh.write(text.encode("utf-8")))
+            meta.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(meta, text, sync=False)
         self._described = True

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from gesam_engine.atomic_io import atomic_write
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps.grid import grid_points
@@ -137,18 +136,8 @@ def _expected_index(model: GesamModel, grid: int, iters: int | None, audio: bool
 
 
 def _write_index(directory: Path, index: BakeIndex) -> None:
-    """Write index.json atomically: a temporary file in the same folder, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index.", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(index.to_dict(), fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, directory / INDEX)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write index.json atomically (``atomic_write``: temporary file in the same folder, fsync, rename)."""
+    atomic_write(directory / INDEX, json.dumps(index.to_dict(), indent=2) + "\n")
 
 
 def read_index(directory: Path) -> BakeIndex:
@@ -158,8 +147,8 @@ def read_index(directory: Path) -> BakeIndex:
         raise CheckpointError(f"{path} not found: {directory} is not a bake; make one with `gesam bake`")
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is unreadable ({exc}); bake again with --force") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is unreadable ({type(exc).__name__}: {exc}); bake again with --force") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} is not a JSON object; bake again with --force")
     return BakeIndex.from_dict(data, path)

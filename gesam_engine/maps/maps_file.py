@@ -15,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from gesam_engine.atomic_io import atomic_write
 from gesam_engine.errors import CheckpointError
 from gesam_engine.maps.grid import grid_cell
 
@@ -132,15 +131,7 @@ def write_maps_file(directory: Path, maps: MapsFile) -> Path:
     """Write ``directory/maps.json`` atomically (temporary file + rename)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".maps.", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(maps.to_dict(), fh, separators=(",", ":"))
-        os.replace(tmp, directory / MAPS_JSON)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return directory / MAPS_JSON
+    return atomic_write(directory / MAPS_JSON, json.dumps(maps.to_dict(), separators=(",", ":")))
 
 
 def read_maps_file(directory: Path, weights: dict[str, str] | None = None) -> MapsFile:
@@ -150,8 +141,8 @@ def read_maps_file(directory: Path, weights: dict[str, str] | None = None) -> Ma
         raise CheckpointError(f"{path} is missing; make the maps with `gesam maps`")
     try:
         data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} cannot be read as JSON ({exc}); make the maps again") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} cannot be read as JSON ({type(exc).__name__}: {exc}); make the maps again") from None
     maps = MapsFile.from_dict(data, path)
     if weights is not None and maps.weights != weights:
         raise CheckpointError(f"{path} was made from other weights than this model's (stale); run `gesam maps` again")

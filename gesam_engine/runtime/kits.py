@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from gesam_engine.atomic_io import atomic_write, atomic_write_with
 from gesam_engine.config import read_toml
 from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
@@ -119,14 +118,7 @@ def default_kit(pads: int = KIT_PADS, name: str = "default") -> Kit:
 
 def _write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
 
 
 def _pad_value(key: str, value: Any, where: str) -> Any:
@@ -322,11 +314,4 @@ def export_sfz(kit: Kit, render: Callable[[float, float], np.ndarray], sample_ra
 
 
 def _write_wav_atomic(path: Path, wave: np.ndarray, sample_rate: int, sf: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, wave, sample_rate, subtype="PCM_24")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(path, lambda fh: sf.write(fh, wave, sample_rate, subtype="PCM_24", format="WAV"))
