@@ -10,6 +10,7 @@ callback took that ring frame and when it ran. The design budget is one block pl
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ from gesam_engine.runtime.renderer import TriggerRecord
 
 @dataclasses.dataclass(frozen=True)
 class LatencyStats:
-    """Count, median, 99th percentile and maximum of latencies in ms (NaN when there are none)."""
+    """Count, median, 99th percentile and maximum of latencies in ms (NaN when there are none;
+    ``to_dict`` turns those into None, so the JSON has ``null``, never the invalid ``NaN``)."""
 
     count: int
     median: float
@@ -35,9 +37,10 @@ class LatencyStats:
             return cls(0, float("nan"), float("nan"), float("nan"))
         return cls(int(v.size), float(np.median(v)), float(np.percentile(v, 99)), float(v.max()))
 
-    def to_dict(self) -> dict[str, float | int]:
-        """``{"count", "median", "p99", "max"}``, JSON-ready."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, float | int | None]:
+        """``{"count", "median", "p99", "max"}``, JSON-ready: a figure with no data is None."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
 
 
 class TriggerLatency(NamedTuple):

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import pytest
 
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.console import HELP, ConsoleError, run_line
+from gesam_engine.runtime.console import COMMANDS, HELP, MAX_SLEEP_S, ConsoleError, run_line, to_json
+from gesam_engine.runtime.metrics import LatencyStats
 from gesam_engine.runtime.engine import Engine
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError
@@ -114,7 +115,29 @@ def test_sleep_uses_the_injected_sleep(engine: Engine) -> None:
     t0 = time.perf_counter()
     assert run_line(engine, "sleep 30", sleep=slept.append) is None
     assert run_line(engine, "sleep 0.25", sleep=slept.append) is None
-    assert slept == [30.0, 0.25] and time.perf_counter() - t0 < 1.0
+    assert run_line(engine, "sleep 0", sleep=slept.append) is None
+    assert run_line(engine, f"sleep {MAX_SLEEP_S:g}", sleep=slept.append) is None
+    assert slept == [30.0, 0.25, 0.0, MAX_SLEEP_S] and time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("seconds", ["-1", "-0.001", "nan", "NaN", "inf", "-inf", "1e400", "3601", "1e300",
+                                     "99999999999999999999"])
+def test_sleep_refuses_negative_non_finite_and_huge_seconds(engine: Engine, seconds: str) -> None:
+    with pytest.raises(ConsoleError, match=r"usage: sleep SECONDS \((0 to 3600 seconds|finite numbers expected)"):
+        run_line(engine, f"sleep {seconds}", sleep=lambda s: pytest.fail(f"slept {s}"))
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("line", ["move nan 0.5", "move 0.5 inf", "play 1e999 0.5", "trigger nan", "trigger 1 inf",
+                                  "setpad 1 nan 0.5", "pad 1 nan", "gain nan", "gain inf", "fx g gain_db nan",
+                                  "fx g gain_db -inf", "fx g gain_db 1e400"])
+def test_non_finite_numbers_are_refused_before_the_engine_sees_them(engine: Engine, line: str) -> None:
+    cursor, before, gain_db = engine.cursor, last_trigger(engine), engine.effects.describe()["g"]["gain_db"]
+    with pytest.raises(ConsoleError, match="finite"):
+        run_line(engine, line)
+    assert engine.cursor == cursor and last_trigger(engine) == before
+    assert engine.effects.describe()["g"]["gain_db"] == gain_db
 
 
 def test_state_metrics_and_help(engine: Engine) -> None:
@@ -125,8 +148,41 @@ def test_state_metrics_and_help(engine: Engine) -> None:
     metrics = json.loads(run_line(engine, "metrics"))
     assert {"trigger_latency_blocks", "cache", "output", "voices_active", "rss_mb"} <= set(metrics)
     assert metrics["cache"]["pinned"] == 9
-    assert run_line(engine, "help") == HELP
-    assert HELP.startswith("move X Y") and "quit" in HELP
+    assert run_line(engine, "help") == HELP == run_line(engine, "?")
+
+
+def test_help_lists_every_command_with_a_one_line_description(engine: Engine) -> None:
+    lines = run_line(engine, "help").splitlines()
+    assert lines[0] == "commands:"
+    assert len(lines) == 1 + len(COMMANDS)
+    for line, command in zip(lines[1:], COMMANDS.values()):
+        assert line.startswith(f"  {command.usage} ")
+        about = line[2 + len(command.usage):].strip()
+        assert about and "\n" not in about, line
+    for name in ("play", "move", "trigger", "pad", "setpad", "note", "gain", "fx", "panic", "reopen", "sleep",
+                 "state", "metrics", "help", "quit"):
+        assert name in COMMANDS
+
+
+def strict_json(text: str) -> object:
+    """json.loads that refuses NaN and Infinity (Python's accepts them; JSON has neither)."""
+    def refuse(token: str) -> object:
+        raise ValueError(f"not JSON: {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_is_strict_json_before_any_trigger(tmp_path: Path) -> None:
+    assert LatencyStats.of([]).to_dict() == {"count": 0, "median": None, "p99": None, "max": None}
+    assert strict_json(to_json({"a": float("nan"), "b": [float("inf"), 1.5]})) == {"a": None, "b": [None, 1.5]}
+    config = serve_config_from_dict({"cache": {"bake_grid": 2}, "output": {"blocksize": 512}})
+    fresh = Engine(tiny_model(0.3), config, output_file=tmp_path / "out.wav", realtime=True,
+                   cache_dir=tmp_path / "cache", progress=False).start()
+    try:
+        metrics = strict_json(run_line(fresh, "metrics"))
+        assert metrics["trigger_latency_ms"] == {"count": 0, "median": None, "p99": None, "max": None}
+        strict_json(run_line(fresh, "state"))
+    finally:
+        fresh.stop()
 
 
 USAGE = [
@@ -154,7 +210,7 @@ USAGE = [
     ("fx g gain_db", "usage: fx EFFECT PARAM VALUE"),
     ("sleep", "usage: sleep SECONDS"),
     ("sleep soon", r"usage: sleep SECONDS \(numbers expected"),
-    ("jump 1 2", r"unknown command 'jump'; commands: move X Y"),
+    ("jump 1 2", r"unknown command 'jump'; commands: play, move, trigger, .*quit \(`help` says what each does\)"),
 ]
 
 
@@ -169,3 +225,19 @@ def test_usage_errors_raise_console_error_with_the_usage(engine: Engine, line: s
 
 def test_reopen_reports_the_output(engine: Engine) -> None:
     assert run_line(engine, "reopen") == "output playing"  # a file output is always there
+
+
+def test_a_trigger_says_not_heard_when_the_output_is_down(engine: Engine) -> None:
+    """With the output down nothing can play: the reply must not say 'played'."""
+    output = engine.output
+    state, message = output.state, output.message
+    output.state, output.message = "failed", "no audio output found (no sound card); start JACK ..."
+    try:
+        for line in ("play 0.5 0.5", "trigger", "pad 1", "note 38 100", "note 64 100"):
+            reply = run_line(engine, line)
+            assert reply is not None and not reply.startswith("played"), (line, reply)
+            assert reply.startswith("not heard: the audio output is down (failed: no audio output found (no sound card))")
+        assert run_line(engine, "note 64 0") is None  # a note-off plays nothing either way
+    finally:
+        output.state, output.message = state, message
+    assert run_line(engine, "play 0.5 0.5").startswith("played")
