@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -102,8 +102,12 @@ class GesamModel:
             raise CodecError(f"classify expects frames [B, {cfg.n_frames}, {cfg.n_features}], got shape {tuple(x.shape)}")
         return self.classifier.probabilities(x, batch)
 
-    def save(self, directory: Path, extra_files: Mapping[str, bytes] | None = None, force: bool = False) -> Path:
-        """Write the model directory (model.json + vae/transformer, and classifier when present, safetensors)."""
+    def save(self, directory: Path, extra_files: Mapping[str, bytes] | None = None, force: bool = False,
+             data_roots: Sequence[Path] = ()) -> Path:
+        """Write the model directory (model.json + vae/transformer, and classifier when present, safetensors).
+
+        ``force`` replaces only a model directory or an empty folder; ``data_roots`` (the sample
+        folders) are never replaced nor written into (see ``checkpoint.check_output``)."""
         card = dict(self.card)
         card.update(
             codec=self.codec.to_config(),
@@ -120,7 +124,8 @@ class GesamModel:
         if self.classifier is not None:
             card["classifier"] = to_dict(self.classifier.config)
             weights["classifier.safetensors"] = self.classifier.state_dict()
-        return checkpoint.write_model_dir(Path(directory), card, weights, extra_files=extra_files, force=force)
+        return checkpoint.write_model_dir(Path(directory), card, weights, extra_files=extra_files, force=force,
+                                         data_roots=data_roots)
 
     @classmethod
     def load(cls, directory: Path | str, device: str | torch.device = "cpu") -> "GesamModel":

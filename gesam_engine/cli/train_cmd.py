@@ -1,4 +1,4 @@
-"""``gesam train``: sample folders -> a model directory."""
+"""``gesam train``: sample folders -> a model directory, in three stages (VAE map, transformer, classifier)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,29 @@ from pathlib import Path
 def add_train_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam train``."""
     p.add_argument("--data", nargs="+", required=True, type=Path, metavar="DIR", help="folders of samples (searched recursively)")
-    p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="model directory to write")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
+                   help="model directory to write (a new folder outside every --data folder)")
     p.add_argument("--config", type=Path, metavar="TOML", help="settings file ([preprocess] [labels] [codec] [vae] [transformer] [train])")
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs for both stages (overrides the config)")
-    p.add_argument("--vae-epochs", type=int, metavar="N")
-    p.add_argument("--transformer-epochs", type=int, metavar="N")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="epochs for all three stages: VAE, transformer and classifier (overrides the config)")
+    p.add_argument("--vae-epochs", type=int, metavar="N", help="epochs for stage 1, the VAE map (overrides --epochs)")
+    p.add_argument("--transformer-epochs", type=int, metavar="N", help="epochs for stage 2, the transformer (overrides --epochs)")
+    p.add_argument("--classifier-epochs", type=int, metavar="N",
+                   help="epochs for stage 3, the classifier (overrides --epochs; trained with 2+ classes)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--cache", type=Path, metavar="DIR", help="feature cache (default $GESAM_CACHE or ~/.cache/gesam)")
     p.add_argument("--no-cache", action="store_true", help="decode every file, keep nothing")
-    p.add_argument("--force", action="store_true", help="overwrite an existing model directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing model directory (one with model.json) or an empty folder; any other folder is refused")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     train: dict[str, object] = {}
     if args.epochs is not None:
-        train.update(vae_epochs=args.epochs, transformer_epochs=args.epochs)
-    for key in ("vae_epochs", "transformer_epochs", "seed", "device"):
+        train.update(vae_epochs=args.epochs, transformer_epochs=args.epochs, classifier_epochs=args.epochs)
+    for key in ("vae_epochs", "transformer_epochs", "classifier_epochs", "seed", "device"):
         value = getattr(args, key)
         if value is not None:
             train[key] = value
@@ -34,13 +39,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train and print a summary: files used and skipped, classes, times, where the model went."""
+    """Train and print a summary: files used and skipped, classes, times, where the model went.
+
+    The output folder is checked before any work (train_model): see ``checkpoint.check_output``."""
     from gesam_engine.data import format_skip_report
-    from gesam_engine.errors import CheckpointError
     from gesam_engine.training import default_cache_dir, load_settings, train_model
 
-    if args.output.exists() and not args.force:
-        raise CheckpointError(f"{args.output} already exists; pass --force to overwrite it")
     settings = load_settings(args.config, _overrides(args))
     cache = None if args.no_cache else (args.cache or default_cache_dir())
     _, report = train_model(args.data, settings, args.output, cache, force=args.force, progress=not args.quiet)

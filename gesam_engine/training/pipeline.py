@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from gesam_engine import __version__
+from gesam_engine.checkpoint import check_output
 from gesam_engine.coordinates import MapExtent
 from gesam_engine.data import Corpus, build_corpus
 from gesam_engine.gesam_model import GesamModel, resolve_device
@@ -84,7 +85,10 @@ def train_model(
     """Train every stage on the audio under ``roots`` and write the model directory ``output``.
 
     The classifier (stage 3) is trained only when the corpus holds at least two classes; the
-    report's ``classifier`` entry then holds its history, else ``{"skipped": reason}``."""
+    report's ``classifier`` entry then holds its history, else ``{"skipped": reason}``. The output
+    is checked before any work (``checkpoint.check_output``): ``force`` replaces only a model
+    directory or an empty folder, and no sample folder in ``roots`` is ever replaced."""
+    check_output(output, force, roots)
     started = time.perf_counter()
     train = settings.train
     if train.threads:
@@ -123,6 +127,6 @@ def train_model(
     model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card,
                        classifier=classifier)
     points = extent.to_normalised(latent.numpy())
-    model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force)
+    model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force, data_roots=roots)
     report = {"output": str(output), "skipped": corpus.skipped, **training}
     return model, report

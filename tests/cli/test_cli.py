@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
-from gesam_engine.cli.main import main
+import pytest
+
+from gesam_engine.cli.main import build_parser, main
 
 
 def test_help_lists_the_commands_without_importing_torch():
@@ -36,3 +38,15 @@ def test_bad_config_key_is_refused(tmp_path, capsys):
     cfg.write_text("[train]\nepochz = 3\n")
     assert main(["train", "--data", str(tmp_path), "-o", str(tmp_path / "m"), "--config", str(cfg)]) == 2
     assert "unknown key(s) ['epochz'] in [train]" in capsys.readouterr().err
+
+
+def test_train_help_names_all_three_stages_and_epochs_sets_each(capsys):
+    from gesam_engine.cli.train_cmd import _overrides
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "both stages" not in help_text and "two stages" not in help_text
+    assert "epochs for all three stages: VAE, transformer and classifier" in help_text
+    args = build_parser().parse_args(["train", "--data", "d", "-o", "m", "--epochs", "3", "--classifier-epochs", "5"])
+    assert _overrides(args) == {"train": {"vae_epochs": 3, "transformer_epochs": 3, "classifier_epochs": 5}}
