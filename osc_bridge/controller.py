@@ -7,12 +7,12 @@ the caller, which answers them on ``/gesam/error``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from gesam_engine.atomic_io import atomic_write_with
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
     Command, FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
@@ -38,9 +38,15 @@ class Controller:
         self.on_program = on_program
 
     def render_path(self, path: str) -> Path:
-        """``path`` resolved inside ``render_dir``; escapes ('..', absolute paths) are refused."""
-        if not path or "\0" in path:
-            raise BridgeError("render path must be a non-empty file name")
+        """Where ``path`` lands inside ``render_dir``, symlinks resolved; anything that would land
+        outside (``..``, an absolute path, a symlinked file or sub-folder pointing out) is refused,
+        as are control characters (NUL, newline, ...) in the name."""
+        bad = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            raise BridgeError(f"render path {path!r} contains the control character {bad!r}; "
+                              "use printable characters only, e.g. takes/kick.wav")
+        if not path:
+            raise BridgeError("render path must be a non-empty file name, e.g. kick.wav")
         p = Path(path)
         if p.is_absolute() or ".." in p.parts:
             raise BridgeError(f"render path {path!r} must stay inside the render folder {self.render_dir}")
@@ -50,7 +56,15 @@ class Controller:
             raise BridgeError(f"render path {path[:40]!r}... has a name longer than 200 bytes")
         if p.suffix.lower() != ".wav":
             p = p.with_suffix(p.suffix + ".wav") if p.suffix else p.with_suffix(".wav")
-        return self.render_dir / p
+        try:
+            root = self.render_dir.resolve()
+            final = (root / p).resolve()  # follows every symlink on the way, the file's own included
+        except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+            raise BridgeError(f"render path {path!r} cannot be resolved: {exc}") from None
+        if final == root or not final.is_relative_to(root):
+            raise BridgeError(f"render path {path!r} leads to {final} (through a symbolic link), outside the "
+                              f"render folder {root}; renders are written only inside it")
+        return final
 
     def execute(self, cmd: Command) -> list[Reply]:
         """Carry out ``cmd``; the replies to send back (may be empty). Raises GesamError on refusal."""
@@ -115,16 +129,16 @@ class Controller:
         return replies
 
     def _render(self, cmd: Render) -> list[Reply]:
+        """Write the point's sound as 24-bit WAV through ``atomic_write_with`` (random O_EXCL
+        temporary name in the target's folder, then ``os.replace``), so no planted name is followed."""
         import soundfile as sf
 
         path = self.render_path(cmd.path)
         wave = np.asarray(self.engine.render(cmd.x, cmd.y), dtype=np.float32)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        rate = int(self.engine.sample_rate)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(tmp), wave, int(self.engine.sample_rate), subtype="PCM_24", format="WAV")
-            os.replace(tmp, path)
+            atomic_write_with(path, lambda fh: sf.write(fh, wave, rate, subtype="PCM_24", format="WAV"))
         except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError-like LibsndfileError
-            tmp.unlink(missing_ok=True)
             raise BridgeError(f"cannot write {path}: {exc}") from None
         return [("/gesam/state/render", [str(path)])]

@@ -110,3 +110,65 @@ def test_render_into_a_folder_of_the_same_name_is_a_clear_error(controller: Cont
     (controller.render_dir / "taken.wav").mkdir(parents=True)
     with pytest.raises(BridgeError, match="cannot write"):
         controller.execute(Render(0.3, 0.7, "taken.wav"))
+
+
+# ---- symlinks, planted temporary names and control characters (issue 11) ------------------------
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder beside the render folder that a render must never touch."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "victim.wav").write_bytes(b"precious")
+    return folder
+
+
+def untouched(outside: Path) -> bool:
+    return sorted(p.name for p in outside.iterdir()) == ["victim.wav"] and (outside / "victim.wav").read_bytes() == b"precious"
+
+
+@pytest.mark.reliability
+def test_render_refuses_a_symlinked_sub_folder_pointing_outside(controller: Controller, outside: Path) -> None:
+    controller.render_dir.mkdir()
+    (controller.render_dir / "takes").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(BridgeError, match="outside the render folder"):
+        controller.execute(Render(0.3, 0.7, "takes/kick.wav"))
+    assert untouched(outside)
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("target", ["victim.wav", "new.wav"])  # an existing file, and a dangling link
+def test_render_refuses_a_symlinked_file_pointing_outside(controller: Controller, outside: Path, target: str) -> None:
+    controller.render_dir.mkdir()
+    (controller.render_dir / "kick.wav").symlink_to(outside / target)
+    with pytest.raises(BridgeError, match="outside the render folder"):
+        controller.execute(Render(0.3, 0.7, "kick.wav"))
+    assert untouched(outside) and (controller.render_dir / "kick.wav").is_symlink()
+
+
+@pytest.mark.reliability
+def test_render_never_follows_a_symlink_planted_at_the_old_temporary_name(controller: Controller, outside: Path) -> None:
+    import os
+
+    controller.render_dir.mkdir()
+    (controller.render_dir / f".kick.wav.{os.getpid()}.tmp").symlink_to(outside / "victim.wav")
+    (path,) = controller.execute(Render(0.3, 0.7, "kick.wav"))[0][1]
+    assert untouched(outside)
+    assert Path(path) == (controller.render_dir / "kick.wav").resolve() and not Path(path).is_symlink()
+    assert sf.info(path).frames > 0
+    assert sorted(p.name for p in controller.render_dir.iterdir()) == [f".kick.wav.{os.getpid()}.tmp", "kick.wav"]
+
+
+@pytest.mark.reliability
+def test_a_symlink_that_stays_inside_the_render_folder_is_followed(controller: Controller) -> None:
+    (controller.render_dir / "takes").mkdir(parents=True)
+    (controller.render_dir / "latest").symlink_to(controller.render_dir / "takes", target_is_directory=True)
+    (path,) = controller.execute(Render(0.3, 0.7, "latest/kick"))[0][1]
+    assert Path(path) == (controller.render_dir / "takes" / "kick.wav").resolve() and sf.info(path).frames > 0
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("name", ["kick\0../../outside/victim.wav", "kick\0.wav", "kick\n.wav", "a\x1b[2J.wav", "x\x7f.wav"])
+def test_render_refuses_control_characters_with_a_clear_error(controller: Controller, outside: Path, name: str) -> None:
+    with pytest.raises(BridgeError, match="contains the control character"):
+        controller.execute(Render(0.3, 0.7, name))
+    assert untouched(outside) and not controller.render_dir.exists()
