@@ -107,12 +107,14 @@ def check_output(directory: Path, force: bool, data_roots: Sequence[Path] = ()) 
                 "(no model.json); choose an output folder outside every --data folder")
     if not exists:
         return
-    if not force:
-        raise CheckpointError(f"{directory} already exists; pass --force to overwrite it")
-    if not is_model and any(os.scandir(directory)):
+    with os.scandir(directory) as entries:
+        empty = next(entries, None) is None
+    if not is_model and not empty:
         raise CheckpointError(
             f"{directory} is not a gesam model (it has no {CARD}) and is not empty: --force only replaces a model "
             "directory or an empty folder; choose a new output folder, or empty this one yourself")
+    if not force:
+        raise CheckpointError(f"{directory} already exists; pass --force to overwrite it")
 
 
 def write_model_dir(
