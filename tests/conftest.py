@@ -1,4 +1,7 @@
-"""Shared fixtures: a procedural drum kit written once per test session."""
+"""Shared fixtures: a procedural drum kit written once per test session.
+
+The CI skip rule (a skip fails under CI=true) is the plugin ``tests.part_required``, loaded by
+``addopts`` in pyproject.toml."""
 
 from __future__ import annotations
 
