@@ -2,20 +2,35 @@
 
 The dummy driver with ``-m`` mirrors playback on ``system:monitor_*``; the recorder is a
 JACK-Client that captures those ports sample-accurately.
+
+Robust on a busy machine: jackd gets a long client timeout (``-t``), because a non-realtime
+server zombifies a client whose process callback misses its deadline (then its ports lose their
+names, ``connect`` fails with ``'system:monitor_2' -> ''`` and a later ``get_array`` can touch
+freed memory). The recorder connects by port names after the monitor ports exist, its process
+callback never raises, and a shutdown by the server is reported by ``take()`` instead of crashing.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from typing import Iterator
 
 import numpy as np
 import pytest
 
+from tests.part_required import missing_part
 from tests.waiting import wait_until  # noqa: F401  (re-exported for the e2e tests)
+
+CLIENT_TIMEOUT_MS = 4000  # jackd -t: how long a slow client may take before the server drops it
+# jackd waits up to the client timeout for a client that died without closing before it exits on
+# SIGTERM; a SIGKILLed jackd leaves its entry in JACK's shared-memory registry (8 entries at most:
+# then every jackd says "Too many servers already active"). So stop() waits well past the timeout.
+STOP_TIMEOUT_S = 3 * CLIENT_TIMEOUT_MS / 1000 + 5
 
 
 def jack_available() -> bool:
@@ -28,7 +43,7 @@ def jack_available() -> bool:
 
 
 class JackServer:
-    """jackd -n NAME --no-realtime -d dummy -m, with start/stop for device-loss tests."""
+    """jackd -n NAME --no-realtime -t TIMEOUT -d dummy -m, with start/stop for device-loss tests."""
 
     def __init__(self, rate: int = 48000, period: int = 1024) -> None:
         self.name = f"gesam-test-{uuid.uuid4().hex[:8]}"
@@ -36,15 +51,37 @@ class JackServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        cmd = ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-m", "-r", str(self.rate), "-p", str(self.period)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], check=True, capture_output=True)
+        """Start jackd and wait until it accepts clients (10 s at most).
+
+        If JACK's registry is full of servers that were killed (none is running), it is cleared
+        and the start tried once more.
+        """
+        log = self._start_once()
+        if log is not None and "Too many servers" in log and not _jackd_running():
+            _clear_stale_jack_shm()
+            log = self._start_once()
+        if log is not None:
+            raise RuntimeError(f"jackd {self.name} did not start:\n{log}")
+
+    def _start_once(self) -> str | None:
+        """Start jackd; None when it serves, else what it printed."""
+        cmd = ["jackd", "-n", self.name, "--no-realtime", "-t", str(CLIENT_TIMEOUT_MS),
+               "-d", "dummy", "-m", "-r", str(self.rate), "-p", str(self.period)]
+        with tempfile.TemporaryFile() as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            waited = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], capture_output=True)
+            if waited.returncode == 0 and self.proc.poll() is None:
+                return None
+            self.stop()
+            out.seek(0)
+            return out.read().decode(errors="replace")
 
     def stop(self) -> None:
+        """Stop jackd (SIGTERM; SIGKILL only if it hangs past STOP_TIMEOUT_S) and reap it."""
         if self.proc is not None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -55,8 +92,25 @@ class JackServer:
         return self.proc is not None and self.proc.poll() is None
 
 
+def _jackd_running() -> bool:
+    """Whether any jackd process runs on this machine (then no registry entry may be cleared)."""
+    return subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0
+
+
+def _clear_stale_jack_shm() -> None:
+    """Remove JACK's shared-memory registry and segments, when no jackd runs: all are stale."""
+    for path in glob.glob("/dev/shm/jack*"):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
 class Recorder:
-    """Captures ``system:monitor_1..channels`` into memory while active."""
+    """Captures ``system:monitor_1..channels`` into memory while active. Use as a context manager."""
 
     def __init__(self, server: str, channels: int = 2, seconds: float = 30.0) -> None:
         import jack
@@ -65,33 +119,74 @@ class Recorder:
         self.rate = self.client.samplerate
         self.buffer = np.zeros((int(seconds * self.rate), channels), dtype=np.float32)
         self.frames = 0
+        self.shutdown_reason: str | None = None
+        self.callback_error: str | None = None
         self.ports = [self.client.inports.register(f"in_{i + 1}") for i in range(channels)]
+        names = [p.name for p in self.ports]  # read while surely owned: a zombified port's name is ''
+
+        @self.client.set_shutdown_callback
+        def shutdown(status: object, reason: str) -> None:
+            self.shutdown_reason = reason or "the server shut the client down"
 
         @self.client.set_process_callback
         def process(n: int) -> None:
-            end = min(self.frames + n, len(self.buffer))
-            for c, port in enumerate(self.ports):
-                self.buffer[self.frames : end, c] = port.get_array()[: end - self.frames]
-            self.frames = end
+            if self.shutdown_reason is not None or self.callback_error is not None:
+                return
+            try:
+                end = min(self.frames + n, len(self.buffer))
+                for c, port in enumerate(self.ports):
+                    self.buffer[self.frames : end, c] = port.get_array()[: end - self.frames]
+                self.frames = end
+            except Exception as exc:  # noqa: BLE001  (an exception here would stop JACK's thread)
+                self.callback_error = repr(exc)
 
+        sources = [f"system:monitor_{i + 1}" for i in range(channels)]
+        if not wait_until(lambda: all(self.client.get_ports(s) for s in sources), 10):
+            self.client.close()
+            raise RuntimeError(f"JACK server {server} has no {sources} ports (jackd -d dummy -m mirrors them)")
         self.client.activate()
-        for i, port in enumerate(self.ports):
-            self.client.connect(f"system:monitor_{i + 1}", port)
+        try:
+            for source, name in zip(sources, names):
+                self.client.connect(source, name)
+        except jack.JackError:
+            self.close()
+            raise
 
     def take(self) -> np.ndarray:
-        """What was captured so far [frames, channels]."""
+        """What was captured so far [frames, channels]; fails clearly if JACK dropped the recorder."""
+        if self.shutdown_reason is not None:
+            raise AssertionError(f"JACK shut the recorder down: {self.shutdown_reason}")
+        if self.callback_error is not None:
+            raise AssertionError(f"the recorder's process callback failed: {self.callback_error}")
         return self.buffer[: self.frames].copy()
 
+    def wait_frames(self, count: int, timeout: float = 20.0) -> bool:
+        """Wait until ``count`` frames are captured in all (the JACK clock, not a sleep)."""
+        return wait_until(lambda: self.frames >= count or self.shutdown_reason is not None, timeout)
+
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        """Deactivate and close the client (safe to call twice)."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.deactivate()
+        except Exception:  # noqa: BLE001  (already zombified or the server is gone)
+            pass
+        client.close()
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @pytest.fixture()
 def jack_server(monkeypatch) -> Iterator[JackServer]:
     """A fresh JACK dummy server for one test; clients find it through JACK_DEFAULT_SERVER."""
     if not jack_available():
-        pytest.skip("jackd / JACK-Client not installed (apt-get install jackd2; pip install JACK-Client)")
+        missing_part("jackd / JACK-Client not installed (apt-get install jackd2; pip install JACK-Client)")
     server = JackServer()
     server.start()
     monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)

@@ -3,7 +3,6 @@ JACK, a JACK-Client recorder captures ``system:monitor_*``, and we check what wa
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +49,11 @@ def test_a_trigger_plays_the_right_sound_at_the_right_time(jack_server, tmp_path
         assert wait_until(lambda: engine.output.state == "running", 10), engine.output.message
         sound = _ready_sound(engine, (0.3, 0.7))
         recorder = Recorder(jack_server.name)
-        time.sleep(0.3)
+        assert recorder.wait_frames(int(0.3 * recorder.rate)), "the recorder captured nothing"
         frames_at_trigger = recorder.frames
         info = engine.trigger(1.0)
         assert info.exact
-        time.sleep(0.3 + 0.5)
+        assert recorder.wait_frames(frames_at_trigger + len(sound) + 4 * PERIOD + int(0.2 * recorder.rate))
         audio = recorder.take()
     finally:
         if recorder is not None:
@@ -92,9 +91,10 @@ def test_vst3_compressor_and_reverb_change_the_output_as_expected(jack_server, t
         assert wait_until(lambda: engine.output.state == "running", 10), engine.output.message
         sound = _ready_sound(engine, (0.6, 0.4))
         recorder = Recorder(jack_server.name)
-        time.sleep(0.2)
+        assert recorder.wait_frames(int(0.2 * recorder.rate)), "the recorder captured nothing"
+        at_trigger = recorder.frames
         engine.trigger(1.0)
-        time.sleep(2.0)
+        assert recorder.wait_frames(at_trigger + int(2.0 * recorder.rate))
         audio = recorder.take()[:, 0]
     finally:
         if recorder is not None:
@@ -123,14 +123,12 @@ def test_losing_the_jack_server_stops_nothing_and_output_resumes(jack_server, tm
         assert wait_until(lambda: engine.output.losses >= 1, 5)
         jack_server.start()
         assert wait_until(lambda: engine.output.state == "running", 20), engine.output.message
-        recorder = Recorder(jack_server.name)
-        try:
-            time.sleep(0.2)
+        with Recorder(jack_server.name) as recorder:
+            assert recorder.wait_frames(int(0.2 * recorder.rate)), "the recorder captured nothing"
+            at_trigger = recorder.frames
             engine.trigger(1.0)
-            time.sleep(0.6)
+            assert recorder.wait_frames(at_trigger + int(0.6 * recorder.rate))
             audio = recorder.take()
-        finally:
-            recorder.close()
         _onset(audio)  # sound again after the server came back
     finally:
         engine.stop()
