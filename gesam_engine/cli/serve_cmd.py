@@ -3,32 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gesam_engine.cli.console_session import Printer
+    from gesam_engine.cli.stop_signals import StopSignals
+    from gesam_engine.runtime.engine import Engine
     from osc_bridge.controller import Controller
     from osc_bridge.osc_server import OscServer
     from osc_bridge.web_map import WebMap
 
 from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
+from gesam_engine.model_paths import MODEL_HELP, find_model
 
-DEFAULT_MODELS = (Path("models/default"), Path("build/demo/model"))
+__all__ = ["add_serve_parser", "run_serve", "find_model", "make_osc_server", "make_web_map"]
 
 
 def add_serve_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam serve``."""
-    p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
-    p.add_argument("--config", type=Path, metavar="TOML", help="engine settings ([output] [voices] [generator] [cache] [engine] [[effects]])")
+    p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
+    p.add_argument("--config", type=Path, metavar="TOML",
+                   help="engine settings ([output] [voices] [generator] [cache] [engine] [[effects]]; "
+                        "default: the packaged default_serve.toml, a gentle reverb and compressor)")
     p.add_argument("--device", help="audio output device (name or index, see `gesam devices`)")
     p.add_argument("--rate", type=int, help="output sample rate (default 48000)")
     p.add_argument("--blocksize", type=int, help="frames per audio block (default 256)")
     p.add_argument("--model-device", default="auto", help="where the model runs: auto (CUDA if present), cpu, cuda")
     p.add_argument("--output", type=Path, metavar="WAV", help="render into a WAV file instead of a device (bounce)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds; until then the end of "
+                   "piped input does not stop serve (for scripted bounces)")
+    p.add_argument("--daemon", action="store_true",
+                   help="serve without a console (OSC/MIDI/web only) until SIGTERM or Ctrl-C; without it, "
+                        "Ctrl-D or the end of piped input stops serve")
     p.add_argument("--cache", type=Path, metavar="DIR", help="cache directory for the built-in bake")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     osc = p.add_argument_group("OSC control (addresses in docs/design.md; /gesam/ping answers /gesam/pong)")
@@ -50,22 +61,7 @@ def add_serve_parser(p: argparse.ArgumentParser) -> None:
                      help="maps folder made by `gesam maps` (default <model>/map/maps): class and feature "
                           "reports and the web map's pictures")
     add_midi_arguments(p)
-    p.add_argument("-q", "--quiet", action="store_true")
-
-
-def find_model(given: Path | None) -> Path:
-    """The model to serve: --model, else the shipped default, else the demo model."""
-    from gesam_engine.errors import CheckpointError
-
-    if given is not None:
-        return given
-    for path in DEFAULT_MODELS:
-        if (path / "model.json").is_file():
-            return path
-    raise CheckpointError(
-        "no model found (looked in " + ", ".join(str(p) for p in DEFAULT_MODELS) + "); train one with "
-        "`gesam train --data DIR -o models/mine` and pass --model, or run `make run` to build a demo model"
-    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only what console commands answer")
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -125,57 +121,75 @@ def check_maps_dir(maps: Path | None) -> None:
                          "or leave --maps out")
 
 
-def _report_underruns(engine: object, say: Callable[..., None], every_s: float = 2.0) -> None:
-    """Print a line whenever the output counted new underruns (at most one line per ``every_s``)."""
-    seen = 0
-    while getattr(engine, "started", False):
-        time.sleep(every_s)
-        count = engine.output.underruns  # type: ignore[attr-defined]
-        if count > seen:
-            margin = engine.renderer.margin_s * 1000  # type: ignore[attr-defined]
-            say(f"[output] {count - seen} underrun(s) (total {count}); render margin now {margin:.2f} ms")
-            seen = count
+def default_config() -> Path:
+    """The engine settings used without --config: the defaults plus a gentle reverb and compressor."""
+    from importlib.resources import files
+
+    return Path(str(files("gesam_engine.data") / "default_serve.toml"))
 
 
-def _wait_for_signal(say: Callable[..., None]) -> None:
-    """Serve until Ctrl-C or SIGTERM (used when stdin is closed, e.g. run by a service manager)."""
-    import signal
-
-    def stop(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the shutdown finish
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    say("console closed; serving OSC/MIDI/web until Ctrl-C or SIGTERM")
-    while True:
-        time.sleep(3600)
+def _effects_line(engine: Engine) -> str:
+    specs = engine.config.effects
+    if not specs:
+        return ("effects: none (add [[effects]] tables to a --config TOML; "
+                f"{default_config()} is an example)")
+    first = specs[0]
+    hint = "fx reverb room_size 0.9" if any(e.name == "reverb" for e in specs) else f"fx {first.name} PARAM VALUE"
+    return "effects: " + ", ".join(f"{e.name} ({e.type})" for e in specs) + f"; `{hint}` changes one"
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Start the engine, print where it plays, then take console commands until quit or --duration."""
+    """Start the engine, say in a few lines where it plays, then take console commands until
+    quit or Ctrl-D (with --daemon: until SIGTERM or Ctrl-C), or until --duration ends.
+
+    The stop signals are handled before anything is loaded, and everything started is closed
+    on every way out (the output child and its shared memory included)."""
+    from gesam_engine.cli.console_session import Printer
+    from gesam_engine.cli.stop_signals import StopSignals, Stopped
+
+    signals = StopSignals.install()
+    printer = Printer(quiet=args.quiet)
+    summary: str | None = None
+    try:
+        with contextlib.ExitStack() as cleanup:
+            summary = _serve(args, signals, printer, cleanup)
+    except Stopped as stop:
+        printer.say(f"stopped by {stop} during start-up")
+        return 0
+    finally:
+        signals.restore()
+    printer.say(summary)
+    return 0
+
+
+def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cleanup: contextlib.ExitStack) -> str:
+    """Start everything (each part registered in ``cleanup`` as it starts), serve, and return
+    the closing line."""
+    from gesam_engine.cli.console_session import console_lines, report_underruns, run_console
+    from gesam_engine.cli.stop_signals import Stopped
     from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
-    from gesam_engine.runtime.console import HELP, run_line
     from gesam_engine.runtime.engine import Engine
     from gesam_engine.runtime.engine_config import load_serve_config
     from gesam_engine.training import default_cache_dir
+    from osc_bridge.controller import Controller
 
     if args.output is not None and args.output.exists() and not args.force:
         raise GesamError(f"{args.output} already exists; pass --force to overwrite it")
     if args.duration is not None and not 0 < args.duration < 86400:
         raise GesamError(f"--duration must be in (0, 86400) seconds, got {args.duration}")
     output = {k: v for k, v in (("device", args.device), ("sample_rate", args.rate), ("blocksize", args.blocksize)) if v is not None}
-    config = load_serve_config(args.config, {"output": output} if output else None)
+    config = load_serve_config(args.config or default_config(), {"output": output} if output else None)
     model_dir = find_model(args.model)
     check_maps_dir(args.maps)
     model = GesamModel.load(model_dir, resolve_device(args.model_device))
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(),
-                    progress=not args.quiet, maps_dir=args.maps)
+    say = printer.say
+    with signals.held():  # the engine holds shared memory from here: it must reach the cleanup
+        engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(),
+                        progress=not args.quiet and sys.stderr.isatty(), maps_dir=args.maps)
+        cleanup.callback(engine.stop)
     engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}")
                         if event in ("output", "bake", "maps") else None)
-    from osc_bridge.controller import Controller
-
     midi = None
 
     def learn(target: str) -> None:
@@ -184,70 +198,57 @@ def run_serve(args: argparse.Namespace) -> int:
         midi.learn(target)
 
     controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))
-    osc: OscServer | None = None
-    try:
+    with signals.held():
         osc = make_osc_server(args, engine, controller)
+        if osc is not None:
+            cleanup.callback(osc.stop)
+    with signals.held():
         web = make_web_map(args, controller)
-    except BaseException:
-        if osc is not None:
-            osc.stop()
-        engine.output.close()  # never opened, but an audio output already holds shared memory
-        raise
-    try:
-        engine.start()
-    except BaseException:
-        if osc is not None:
-            osc.stop()
         if web is not None:
-            web.stop()
-        raise
-    threading.Thread(target=_report_underruns, args=(engine, say), name="gesam-underrun-report", daemon=True).start()
-    say(f"gesam engine: model {model_dir} on {model.device}; {engine.output.message}")
-    midi = start_midi(args, controller.execute, say)
-    deadline = None if args.duration is None else time.monotonic() + args.duration
-    try:
-        if osc is not None:
-            host, port = osc.start().address
-            say(f"listening for OSC on udp://{host}:{port}" + ("" if host in ("127.0.0.1", "::1") else
-                "  (reachable from the network: anyone who can reach it can play and write renders)"))
-        if web is not None:
-            from osc_bridge.web_map import is_loopback
-
-            say(f"web map on {web.start().url}" + ("" if is_loopback(web.address[0]) else
-                "  (reachable from the network: anyone who can reach it can play and write renders)"))
-        say(f"type commands ({HELP}); Ctrl-D or quit to stop")
-        if deadline is not None and sys.stdin.isatty():
-            time.sleep(max(0.0, deadline - time.monotonic()))
-        else:
-            quit_asked = False
-            for line in sys.stdin:
-                try:
-                    reply = run_line(engine, line)
-                except EOFError:
-                    quit_asked = True
-                    break
-                except GesamError as exc:
-                    reply = f"error: {exc}"
-                if reply:
-                    say(reply)
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-            if deadline is not None:
-                time.sleep(max(0.0, deadline - time.monotonic()))
-            elif not quit_asked and args.output is None and (osc is not None or midi is not None or web is not None):
-                _wait_for_signal(say)  # stdin closed without `quit`: OSC and MIDI keep playing
-    except KeyboardInterrupt:
-        pass
-    finally:
+            cleanup.callback(web.stop)
+    engine.start()
+    stop_report = threading.Event()
+    cleanup.callback(stop_report.set)
+    threading.Thread(target=report_underruns, args=(engine, printer, stop_report),
+                     name="gesam-underrun-report", daemon=True).start()
+    say(f"gesam: model {model_dir} on {model.device}; {engine.output.message}")
+    with signals.held():
+        midi = start_midi(args, controller.execute, say)
         if midi is not None:
-            midi.close()
-        if osc is not None:
-            osc.stop()
-        if web is not None:
-            web.stop()
-        m = engine.metrics()
-        engine.stop()
+            cleanup.callback(midi.close)
+    if osc is not None:
+        host, port = osc.start().address
+        say(f"listening for OSC on udp://{host}:{port}" + ("" if host in ("127.0.0.1", "::1") else
+            "  (reachable from the network: anyone who can reach it can play and write renders)"))
+    if web is not None:
+        from osc_bridge.web_map import is_loopback
+
+        say(f"web map on {web.start().url}" + ("" if is_loopback(web.address[0]) else
+            "  (reachable from the network: anyone who can reach it can play and write renders)"))
+    say(_effects_line(engine))
+    if args.duration is not None:
+        signals.alarm(args.duration)
+    try:
+        if args.daemon:
+            say("serving without a console (--daemon); SIGTERM or Ctrl-C stops it"
+                + (f", or --duration after {args.duration:g} s" if args.duration else ""))
+            _wait_forever()
+        say("type `help` for the commands, e.g. `play 0.3 0.7`; Ctrl-D or `quit` stops")
+        ended = run_console(engine, printer, console_lines(printer))
+        if ended == "eof" and args.duration is not None:
+            _wait_forever()  # a script piped in for a bounce: play on until --duration ends
+        why = "quit" if ended == "quit" else "end of console input: Ctrl-D; --daemon serves without a console"
+    except Stopped as stop:
+        why = str(stop)
+    m = engine.metrics()
     lat = m["trigger_latency_blocks"]
-    say(f"stopped: {m['output']['underruns']} underruns, trigger latency median {lat['median']:.2f} blocks "
-        f"(p99 {lat['p99']:.2f}), {m['generated']} points generated")
-    return 0
+    latency = ("no triggers heard" if lat["median"] is None else
+               f"trigger latency median {lat['median']:.2f} blocks (p99 {lat['p99']:.2f})")
+    return (f"stopped ({why}): {m['output']['underruns']} underruns, {latency}, "
+            f"{m['generated']} points generated")
+
+
+def _wait_forever() -> None:
+    """Wait for a stop signal (SIGTERM, Ctrl-C or the --duration alarm raise Stopped)."""
+    while True:
+        time.sleep(3600)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import secrets
 import threading
 import time
 from multiprocessing import shared_memory
@@ -26,8 +27,22 @@ from gesam_engine.runtime.ring_buffer import AudioRing
 STATE, STOP, HEARTBEAT, PID, N_CONTROL = 0, 1, 2, 3, 8
 IDLE, OPENING, RUNNING, FAILED, LOST, STOPPED = range(6)
 STATE_NAMES = ("idle", "opening", "running", "failed", "lost", "stopped")
-MESSAGE_BYTES = 512
+MESSAGE_BYTES = 2048  # room for a device list and advice
 LOG_BLOCKS = 4096
+
+
+SHM_PREFIX = "gesam-"
+
+
+def _create_segment(size: int) -> shared_memory.SharedMemory:
+    """A new segment named ``gesam-<pid>-<random>`` (in /dev/shm on Linux), so a leak is easy to
+    tell apart and to pin on the process that made it."""
+    while True:
+        try:
+            return shared_memory.SharedMemory(name=f"{SHM_PREFIX}{os.getpid()}-{secrets.token_hex(4)}",
+                                              create=True, size=size)
+        except FileExistsError:  # 2**-32 per try: take another name
+            continue
 
 
 class SharedAudio:
@@ -38,7 +53,7 @@ class SharedAudio:
         sizes = [capacity * channels * 4, 2 * 8, len(COUNTER_NAMES) * 8, LOG_BLOCKS * 8 * 4, N_CONTROL * 8, MESSAGE_BYTES]
         total = sum(sizes)
         self.owner = name is None
-        self.shm = shared_memory.SharedMemory(name=name, create=self.owner, size=total if self.owner else 0)
+        self.shm = _create_segment(total) if name is None else shared_memory.SharedMemory(name=name)
         buf, off = self.shm.buf, 0
 
         def take(dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -87,7 +102,9 @@ class SharedAudio:
 
 
 def _child_main(name: str, capacity: int, channels: int, device: str, rate: int, blocksize: int) -> None:
-    """Child process: open the stream, run the callback, watch the stream; exit when it dies."""
+    """Child process: open the stream, run the callback, watch the stream and the parent; exit
+    when the stream dies, when told to stop, or when the parent is gone (never left orphaned)."""
+    parent = os.getppid()
     shared = SharedAudio(capacity, channels, name=name)
     control = shared.control
     control[PID] = os.getpid()
@@ -97,18 +114,19 @@ def _child_main(name: str, capacity: int, channels: int, device: str, rate: int,
         shared.set_message(f"sounddevice cannot load PortAudio ({exc}); install libportaudio2")
         control[STATE] = FAILED
         os._exit(2)
+    from gesam_engine.runtime.audio_devices import device_label, open_failure
+
     try:
         dev: int | str | None = int(device) if device.isdigit() else (device or None)
         stream = sd.OutputStream(device=dev, samplerate=rate, blocksize=blocksize, channels=channels,
                                  dtype="float32", callback=shared.callback(), latency="low")
         stream.start()
     except Exception as exc:
-        shared.set_message(f"cannot open audio output {device or '(default)'}: {exc} "
-                           "(see `gesam devices`, choose one with --device, or bounce with --output file.wav)")
+        shared.set_message(open_failure(sd, device, exc))
         control[STATE] = FAILED
         os._exit(2)
-    shared.set_message(f"playing on {stream.device!r} at {int(stream.samplerate)} Hz, block {blocksize}, "
-                       f"latency {stream.latency * 1000:.1f} ms")
+    shared.set_message(f"playing on {device_label(sd, stream.device)} at {int(stream.samplerate)} Hz, "
+                       f"block {blocksize}, latency {stream.latency * 1000:.1f} ms")
     control[STATE] = RUNNING
     while not control[STOP]:
         control[HEARTBEAT] += 1
@@ -116,6 +134,8 @@ def _child_main(name: str, capacity: int, channels: int, device: str, rate: int,
             shared.set_message("the audio device went away (stream no longer active)")
             control[STATE] = LOST
             os._exit(3)  # never close(): closing a stream whose JACK server died aborts the process
+        if os.getppid() != parent:  # the engine died without stopping us (SIGKILL): stop playing
+            break
         time.sleep(0.02)
     stream.stop()
     stream.close()
