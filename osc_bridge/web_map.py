@@ -12,19 +12,20 @@ Endpoints (``GET`` unless named):
   200 ``{"replies": [[address, args], ...]}`` or 4xx ``{"error": reason}``.
 - ``/api/sound.wav?x=..&y=..``: the sound a trigger at that point plays now, a 16-bit mono WAV.
 
-Each request runs on its own daemon thread; commands run one at a time under one lock. No
-request can end the server: refusals are answered, unexpected exceptions are counted (``stats``),
-logged and answered with 500. A POST must be ``application/json`` from the page's own origin,
-and on a loopback address the ``Host`` must be a loopback name, so another web site open in
-the same browser cannot play the instrument (CSRF, DNS rebinding).
+The transport is ``osc_bridge.http_pool``: requests are gathered by the accept thread and run on
+a bounded pool, with deadlines, a cap on open connections and a quick 503 beyond it, so slow or
+crowding clients cannot take the page (or OSC) down. Commands run one at a time under one lock.
+No request can end the server: refusals are answered, unexpected exceptions are counted
+(``stats``), logged and answered with 500, malformed numbers and lengths are a 400. On a
+loopback address every request's ``Host`` must be a loopback name, and a POST must be
+``application/json`` from the page's own origin, so another web site open in the same browser
+can neither read the state and sounds (DNS rebinding) nor play the instrument (CSRF).
 """
 
 from __future__ import annotations
 
 import errno
-import http.server
 import io
-import ipaddress
 import json
 import logging
 import math
@@ -37,14 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from gesam_engine.errors import GesamError
+from osc_bridge.http_pool import PooledHTTPServer
 from osc_bridge.osc_parse import DEFAULT_PADS, OscError, parse
+from osc_bridge.web_handler import HttpError, WebHandler, host_name, is_loopback
 
 log = logging.getLogger("gesam.web")
+
+__all__ = ["DEFAULT_WEB_HOST", "DEFAULT_WEB_PORT", "HttpError", "WebMap", "WebMapError", "host_name", "is_loopback",
+           "static_files", "wav_bytes"]
 
 DEFAULT_WEB_HOST = "127.0.0.1"
 DEFAULT_WEB_PORT = 8765
 MAX_BODY = 64 * 1024  # bytes of a POST body
-_MAX_DRAIN = 4 * 2**20  # a larger body than MAX_BODY is read and dropped up to this size before the 413
+_INT64 = 2**63  # JSON integers must fit an OSC int64, like the numbers an OSC message can carry
 Address = tuple[str, int]
 
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -57,32 +63,6 @@ _NO_MAPS = "no maps for this model{where}; make them with `gesam maps --model DI
 
 class WebMapError(GesamError):
     """The web map cannot start: port in use, address not available."""
-
-
-class HttpError(Exception):
-    """A refusal with its HTTP status; the text is the JSON ``error`` the page shows."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def host_name(header: str) -> str:
-    """The name in a ``Host`` header without its port: 'localhost:8765' -> 'localhost', '[::1]:80' -> '::1'."""
-    if header.startswith("["):
-        return header[1:].partition("]")[0]
-    return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
@@ -122,19 +102,24 @@ def _jsonable(value: Any) -> Any:
 class WebMap:
     """Serves the web map for ``controller`` (an ``osc_bridge.controller.Controller``) over HTTP.
 
-    ``port=0`` picks a free port (see ``address``). ``bind``/``start``/``stop`` from the owner
-    thread; ``stats`` from any thread.
+    ``port=0`` picks a free port (see ``address``). ``max_workers``, ``max_connections``,
+    ``head_timeout_s`` and ``request_timeout_s`` are the limits of ``http_pool.PooledHTTPServer``.
+    ``bind``/``start``/``stop`` from the owner thread; ``stats`` from any thread.
     """
 
     def __init__(self, controller: Any, host: str = DEFAULT_WEB_HOST, port: int = DEFAULT_WEB_PORT, *,
-                 max_body: int = MAX_BODY, pads: int | None = None) -> None:
+                 max_body: int = MAX_BODY, pads: int | None = None, max_workers: int = 8,
+                 max_connections: int | None = None, head_timeout_s: float = 10.0,
+                 request_timeout_s: float = 10.0) -> None:
         self.controller = controller
         self.engine = controller.engine
         self.host, self.port, self.max_body = host, int(port), max_body
         engine_config = getattr(getattr(self.engine, "config", None), "engine", None)
         self.pads = pads or int(getattr(engine_config, "pads", DEFAULT_PADS))
         self.files = static_files()
-        self._server: http.server.ThreadingHTTPServer | None = None
+        self.limits = {"max_workers": max_workers, "max_connections": max_connections,
+                       "head_timeout_s": head_timeout_s, "request_timeout_s": request_timeout_s}
+        self._server: PooledHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._execute_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -146,18 +131,15 @@ class WebMap:
         """Open and bind the listening socket now (``start`` does it otherwise); WebMapError if it cannot."""
         if self._server is not None:
             return self.address
+        server = PooledHTTPServer(WebHandler, self, max_body=self.max_body, on_crash=lambda _: self.count("internal_errors"),
+                                  **self.limits)  # type: ignore[arg-type]
         try:
-            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+            server.bind(self.host, self.port)
         except (socket.gaierror, UnicodeError, OverflowError) as exc:
+            server.close()
             raise WebMapError(f"cannot serve the web map on {self.host}:{self.port}: {exc}") from None
-        server_class = type("_Server", (_Server,), {"address_family": family})
-        server = server_class((self.host, self.port), _Handler, bind_and_activate=False)
-        server.web_map = self
-        try:
-            server.server_bind()
-            server.server_activate()
         except OSError as exc:
-            server.server_close()
+            server.close()
             if exc.errno == errno.EADDRINUSE:
                 raise WebMapError(f"web map port {self.port} on {self.host} is already in use (another gesam?); "
                                   "pass --web-port N (0 picks a free one)") from None
@@ -171,20 +153,19 @@ class WebMap:
             return self
         self.bind()
         assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="gesam-web", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gesam-web", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket (requests in flight finish on their own threads)."""
+        """Stop serving and close the socket (requests in flight finish on their workers)."""
         if self._server is None:
             return
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
-        self._server.server_close()
+        self._server.close()
         self._server = None
 
     def __enter__(self) -> "WebMap":
@@ -198,8 +179,7 @@ class WebMap:
         """The bound (host, port); port 0 asked for a free one and this says which."""
         if self._server is None:
             raise WebMapError("the web map is not bound; call bind() or start() first")
-        host, port = self._server.socket.getsockname()[:2]
-        return host, port
+        return self._server.address
 
     @property
     def url(self) -> str:
@@ -209,9 +189,14 @@ class WebMap:
 
     def stats(self) -> dict[str, int]:
         """Counters: requests, commands run, refused (4xx), not_found, internal_errors (500s and
-        handler crashes) and disconnects (a client that went away before its answer)."""
+        handler crashes), disconnects (a client that went away before its answer), and the
+        connection figures of ``PooledHTTPServer.stats`` (open, waiting, busy, timeouts...)."""
         with self._lock:
-            return dict(self._counts)
+            out = dict(self._counts)
+        server = self._server
+        if server is not None:
+            out.update(server.stats())
+        return out
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -276,13 +261,16 @@ class WebMap:
         """Run one OSC-shaped JSON command through parse + Controller.execute; its replies."""
         try:
             data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise HttpError(400, f"the body must be JSON like {_EXAMPLE}: {type(exc).__name__}: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, too deep, an integer of 4,300+ digits
+            raise HttpError(400, f"the body must be JSON like {_EXAMPLE}: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}") from None
         if not isinstance(data, dict) or not isinstance(data.get("address"), str):
             raise HttpError(400, "the body must be a JSON object with an \"address\" string and an \"args\" list")
         args = data.get("args", [])
         if not isinstance(args, list) or any(isinstance(a, (dict, list)) or a is None for a in args):
             raise HttpError(400, f"{data['address'][:80]}: \"args\" must be a list of numbers, strings or booleans")
+        if any(isinstance(a, int) and not -_INT64 <= a < _INT64 for a in args):
+            raise HttpError(400, f"{data['address'][:80]}: an integer in \"args\" must fit in 64 bits, as in OSC")
         address = data["address"]
         try:
             cmd = parse(address, args, self.pads)
@@ -322,102 +310,3 @@ class WebMap:
     @staticmethod
     def _json(value: Any) -> bytes:
         return json.dumps(value, default=_jsonable, allow_nan=False).encode()
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    web_map: WebMap
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A crash outside our own try (e.g. while parsing the request line): counted and logged."""
-        self.web_map.count("internal_errors")
-        log.exception("web map request from %s", client_address)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "gesam-web"
-    timeout = 30  # a client that stops sending is dropped
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        log.debug("web %s: " + format, self.client_address[0], *args)
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        self._handle(lambda path, query: self.server.web_map.get(path, query))
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._handle(lambda path, query: self.server.web_map.get(path, query), head=True)
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._handle(self._post)
-
-    def _post(self, path: str, query: str) -> tuple[int, bytes, str, bool]:
-        web = self.server.web_map
-        if path != "/api/osc":
-            raise HttpError(404 if path.startswith("/api/") else 405, f"POST is only for /api/osc, not {path[:200]}")
-        self._check_origin()
-        length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
-            raise HttpError(411, "a POST needs a Content-Length")
-        if int(length) > web.max_body:
-            self.close_connection = True
-            if int(length) <= _MAX_DRAIN:  # read it, so the client sees the answer rather than a reset
-                self._discard(int(length))
-            raise HttpError(413, f"the body is {length} bytes; at most {web.max_body} are accepted")
-        body = self.rfile.read(int(length))
-        if len(body) < int(length):
-            raise HttpError(400, f"the body ended after {len(body)} of its {length} bytes")
-        return 200, web._json({"replies": web.osc(body)}), "application/json", True
-
-    def _discard(self, n: int) -> None:
-        while n > 0:
-            chunk = self.rfile.read(min(n, 65536))
-            if not chunk:
-                return
-            n -= len(chunk)
-
-    def _check_origin(self) -> None:
-        """Only the page itself may play: JSON (a cross-site form cannot send it without asking),
-        a loopback Host on a loopback server (DNS rebinding), and an Origin that is this server."""
-        host = self.headers.get("Host", "")
-        if is_loopback(self.server.web_map.host) and not is_loopback(host_name(host)):
-            raise HttpError(403, f"requests must address the web map by a loopback name, not Host {host[:80]!r}")
-        if self.headers.get_content_type() != "application/json":
-            raise HttpError(415, "POST /api/osc needs Content-Type: application/json")
-        origin = self.headers.get("Origin")
-        if origin is not None and origin != f"http://{host}":
-            raise HttpError(403, f"POST /api/osc from another page (Origin {origin[:80]!r}) is refused")
-
-    def _handle(self, route: Any, head: bool = False) -> None:
-        web = self.server.web_map
-        web.count("requests")
-        api = True
-        try:
-            path, _, query = self.path.partition("?")
-            if not path.startswith("/"):  # absolute-form targets (http://...) and the like
-                raise HttpError(404, f"no such page: {path[:200]}")
-            status, body, content_type, api = route(path.partition("#")[0], query)
-        except HttpError as exc:
-            status, content_type = exc.status, "application/json"
-            body = web._json({"error": str(exc)})
-            web.count("not_found" if exc.status == 404 else "refused")
-        except (TimeoutError, ConnectionError):  # the client stopped sending or went away: nobody to answer
-            web.count("disconnects")
-            self.close_connection = True
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug must not end the server: counted, logged, answered
-            web.count("internal_errors")
-            log.exception("web map %s %s", self.command, self.path[:200])
-            status, content_type = 500, "application/json"
-            body = web._json({"error": f"internal error, nothing more was done ({type(exc).__name__}: {exc})"})
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store" if api else "no-cache")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            web.count("disconnects")

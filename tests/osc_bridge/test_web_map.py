@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -281,6 +282,55 @@ def test_a_refused_command_says_why_and_changes_nothing(web: WebMap, engine: Any
     s = web.stats()
     assert s["commands"] == 1 and s["refused"] == 1 and s["internal_errors"] == 0
     assert post_osc(web, "/gesam/ping").status == 200  # the server goes on
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("args", "reason"), [
+    (b"1" * 5000, "must be JSON"),  # Python's int-from-text limit (4,300 digits) raises ValueError
+    (b"9" * 400, "must fit in 64 bits"),  # float() of it would overflow
+    (b"-" + b"9" * 20, "must fit in 64 bits"),
+])
+def test_a_huge_json_integer_is_400_not_500(web: WebMap, args: bytes, reason: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    r = fetch(web, "/api/osc", b'{"address": "/gesam/gain", "args": [' + args + b"]}", _JSON)
+    assert r.status == 400 and reason in r.json()["error"], r.body[:300]
+    assert len(r.body) < 600  # the number is not echoed back
+    assert web.stats()["internal_errors"] == 0
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]  # no traceback on the console
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("length", [b"-1", b"abc", b"\xb2", b"1e3", b"0x10", b"+5", b"9" * 5000, b"5, 6",
+                                    b"5\r\nContent-Length: 6"])
+def test_a_bad_content_length_is_400_not_500(web: WebMap, length: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    request = (b"POST /api/osc HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + length + b"\r\n\r\n" + b'{"address": "/gesam/ping"}')
+    with socket.create_connection(web.address, timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = _read_all(conn)
+    assert answer.startswith(b"HTTP/1.0 400"), answer[:300]
+    assert b"Content-Length must be one decimal number of bytes" in answer
+    assert web.stats()["internal_errors"] == 0 and web.stats()["commands"] == 0
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/views", "/api/state", "/api/sound.wav?x=0.5&y=0.5",
+                                  "/map/class.png", "/nope"])
+def test_every_request_must_name_a_loopback_host(web: WebMap, path: str) -> None:
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 reads nothing."""
+    for method in ("GET", "HEAD"):
+        r = fetch(web, path, headers={"Host": f"evil.example:{web.address[1]}"}, method=method)
+        assert r.status == 403, (method, path, r.status)
+        if method == "GET":
+            assert "loopback name" in r.json()["error"] and b"RIFF" not in r.body and b"PNG" not in r.body
+    with socket.create_connection(web.address, timeout=10) as conn:  # no Host at all
+        conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        assert _read_all(conn).startswith(b"HTTP/1.0 403")
+    for host in ("localhost", f"127.0.0.1:{web.address[1]}", "[::1]:80"):
+        assert fetch(web, "/api/views", headers={"Host": host}).status == 200, host
+    assert web.stats()["internal_errors"] == 0
 
 
 def _read_all(conn: socket.socket) -> bytes:

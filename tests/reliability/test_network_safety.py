@@ -8,7 +8,11 @@ Real UDP and TCP sockets on loopback, a real Engine (tiny model, WAV output) whe
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,8 +24,9 @@ from osc_bridge.commands import Move, Ping
 from osc_bridge.controller import Controller
 from osc_bridge.osc_server import OscServer, OscServerError
 from osc_bridge.reply_policy import ERROR_BURST, error_limit
+from osc_bridge.web_map import WebMap
 from tests.osc_bridge import Client, make_engine, message
-from tests.waiting import wait_for
+from tests.waiting import wait_for, wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -238,3 +243,145 @@ def test_an_engine_alert_reaches_the_last_client_on_error_within_the_limits(serv
     finally:
         c.close()
     assert len(got) <= ERROR_BURST and s["errors_suppressed"] == 100 - len(got), (len(got), s)
+
+
+# ---- slow and crowding web clients ------------------------------------------------------------------------
+def http_status(address: tuple[str, int], path: str = "/", timeout: float = 10.0) -> str:
+    """'200', '503', ... for a GET of ``path``, or 'reset'/'closed' when the server dropped the connection."""
+    try:
+        with socket.create_connection(address, timeout=timeout) as conn:
+            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            head = conn.recv(64)
+    except ConnectionResetError:
+        return "reset"
+    return head.split(b" ")[1].decode() if head.startswith(b"HTTP/") else "closed"
+
+
+def thread_cpu_s(thread: threading.Thread) -> float:
+    """CPU seconds (user + system) a thread of this process has used, from /proc."""
+    with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_slow_clients(address: tuple[str, int], n: int) -> list[socket.socket]:
+    """``n`` connections: half send nothing, half the start of a request and then nothing."""
+    clients = []
+    for i in range(n):
+        conn = socket.create_connection(address, timeout=10)
+        clients.append(conn)
+        if i % 2:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow")
+    return clients
+
+
+@pytest.mark.slow
+def test_300_slow_web_clients_neither_stop_the_page_nor_osc(engine: Any, server: OscServer, tmp_path: Path) -> None:
+    n = 300
+    web = WebMap(Controller(engine, tmp_path), port=0, head_timeout_s=3.0).start()
+    osc = Client(server.address)
+    clients: list[socket.socket] = []
+    try:
+        web_thread = next(t for t in threading.enumerate() if t.name == "gesam-web")
+        clients = open_slow_clients(web.address, n)
+        wait_for(lambda: web.stats()["waiting"] == n, 10)  # all accepted, none holds a worker
+        cpu0, t0 = thread_cpu_s(web_thread), time.monotonic()
+        pings = []
+        for _ in range(20):
+            sent = time.perf_counter()
+            osc.send("/gesam/ping")
+            osc.expect("/gesam/pong", 2)
+            pings.append(1000 * (time.perf_counter() - sent))
+        started = time.perf_counter()
+        assert http_status(web.address, "/") == "200"
+        assert http_status(web.address, "/api/state") == "200"
+        page_ms = 1000 * (time.perf_counter() - started)
+        cpu = (thread_cpu_s(web_thread) - cpu0) / max(time.monotonic() - t0, 1e-3)
+        held = web.stats()
+        wait_for(lambda: web.stats()["waiting"] == 0, 10)  # the silent ones time out and are closed
+        for conn in clients[:10]:
+            assert conn.recv(100) == b""  # closed by the server, without an answer
+        s = web.stats()
+    finally:
+        for conn in clients:
+            conn.close()
+        osc.close()
+        web.stop()
+    pings.sort()
+    print(f"\n{n} slow web clients: OSC ping median {pings[10]:.2f} ms, max {pings[-1]:.2f} ms; "
+          f"page + state {page_ms:.1f} ms; accept thread CPU {100 * cpu:.1f} %")
+    assert held["open"] == n and held["busy"] == 0, held
+    assert pings[-1] < 250, pings
+    assert s["head_timeouts"] == n and s["open"] == 0 and s["internal_errors"] == 0, s
+    assert cpu < 0.25, cpu
+
+
+@pytest.mark.slow
+def test_past_the_connection_cap_a_client_gets_a_quick_503_and_the_page_comes_back(engine: Any,
+                                                                                   tmp_path: Path) -> None:
+    web = WebMap(Controller(engine, tmp_path), port=0, max_connections=50, head_timeout_s=1.5).start()
+    clients: list[socket.socket] = []
+    try:
+        clients = open_slow_clients(web.address, 50)
+        wait_for(lambda: web.stats()["waiting"] == 50, 10)
+        with socket.create_connection(web.address, timeout=10) as extra:  # one too many: answered and closed
+            answer = extra.recv(4096)
+        assert answer.startswith(b"HTTP/1.0 503 Service Unavailable\r\n") and b"Retry-After: 1\r\n" in answer
+        assert b"the web map is busy (50 connections are open)" in answer
+        assert http_status(web.address) in ("503", "reset")
+        wait_for(lambda: web.stats()["waiting"] == 0, 10)  # the slow ones time out
+        assert http_status(web.address) == "200"
+        s = web.stats()
+    finally:
+        for conn in clients:
+            conn.close()
+        web.stop()
+    assert s["busy"] >= 2 and s["head_timeouts"] == 50 and s["internal_errors"] == 0, s
+
+
+SERVE_WITH_FEW_FDS = """
+import resource, sys, threading, types
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, 96))
+from osc_bridge.web_map import WebMap
+web = WebMap(types.SimpleNamespace(engine=None), port=0, max_connections=1000, head_timeout_s=2.0).start()
+print(web.address[1], flush=True)
+said = threading.Event()
+while not said.wait(0.02):
+    if web.stats()["accept_errors"] and not said.is_set():
+        print("out of fds", flush=True)
+        said.set()
+sys.stdin.read()
+"""
+
+
+@pytest.mark.slow
+def test_out_of_file_descriptors_the_accept_loop_rests_instead_of_spinning() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SERVE_WITH_FEW_FDS], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    clients: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        address = ("127.0.0.1", int(proc.stdout.readline()))
+        clients = [socket.create_connection(address, timeout=10) for _ in range(150)]  # more than it has fds
+        assert proc.stdout.readline().strip() == "out of fds"
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def cpu_s() -> float:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+
+        cpu0, t0 = cpu_s(), time.monotonic()
+        wait_until(lambda: False, 1.0)  # a measuring window while out of fds, not a synchronisation
+        cpu = (cpu_s() - cpu0) / (time.monotonic() - t0)
+        for conn in clients:  # the clients give up; once its silent ones time out, the page is served again
+            conn.close()
+        clients = []
+        assert wait_until(lambda: http_status(address) == "200", 15)
+    finally:
+        for conn in clients:
+            conn.close()
+        proc.kill()
+        proc.wait(10)
+    print(f"\nout of fds: server process CPU {100 * cpu:.1f} %")
+    assert cpu < 0.3, cpu
