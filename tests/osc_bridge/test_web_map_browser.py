@@ -8,10 +8,10 @@ saved to $GESAM_TEST_ARTIFACTS/web_map/ (default build/test-artifacts/web_map/).
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -60,9 +60,22 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     e.stop()
 
 
+class Counting:
+    """The real Controller, counting the commands it ran by type: every command of the page runs here."""
+
+    def __init__(self, inner: Controller) -> None:
+        self.inner, self.engine = inner, inner.engine
+        self.ran: collections.Counter[str] = collections.Counter()
+
+    def execute(self, cmd: Any) -> Any:
+        replies = self.inner.execute(cmd)
+        self.ran[type(cmd).__name__] += 1
+        return replies
+
+
 @pytest.fixture(scope="module")
 def web(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebMap]:
-    w = WebMap(Controller(engine, tmp_path_factory.mktemp("renders")), port=0).start()
+    w = WebMap(Counting(Controller(engine, tmp_path_factory.mktemp("renders"))), port=0).start()
     yield w
     w.stop()
 
@@ -131,6 +144,15 @@ def _map(d: Any) -> MapGeometry:
     return MapGeometry(d.find_element(By.ID, "map"))
 
 
+def _idle(d: Any) -> bool:
+    """The page has sent every command it queued and had each answered (so the server ran them)."""
+    return bool(d.execute_script("const s = window.gesamWebMap; return s.queue.length === 0 && !s.pumping;"))
+
+
+def _plays(web: WebMap) -> int:
+    return web.controller.ran["Play"]
+
+
 # ---- playing ----------------------------------------------------------------------------------------
 def test_a_click_plays_that_point_and_the_page_shows_its_class(page: Any, engine: Any, artifacts: Path) -> None:
     geo = _map(page)
@@ -156,10 +178,10 @@ def test_a_click_plays_that_point_and_the_page_shows_its_class(page: Any, engine
     page.save_screenshot(str(artifacts / "after_click.png"))
 
 
-def test_a_drag_moves_the_cursor_along_and_plays_once(page: Any, engine: Any) -> None:
+def test_a_drag_moves_the_cursor_along_and_plays_once(page: Any, engine: Any, web: WebMap) -> None:
     geo = _map(page)
     dx, dy = geo.offset(0.1, 0.6)
-    before = played(engine)
+    before, plays = played(engine), _plays(web)
     ActionChains(page).move_to_element_with_offset(geo.element, dx, dy).click_and_hold().perform()
     wait_for(_near(engine, geo.point(dx, dy), geo.tolerance))
     step = round(geo.width * 0.1)
@@ -171,18 +193,18 @@ def test_a_drag_moves_the_cursor_along_and_plays_once(page: Any, engine: Any) ->
     ActionChains(page).move_by_offset(0, -step).perform()
     wait_for(_near(engine, geo.point(dx, dy), geo.tolerance))
     ActionChains(page).release().perform()
-    wait_for(lambda: played(engine) > before)
-    time.sleep(0.5)
-    assert played(engine) == before + 1, "a drag without 'play while dragging' plays only where it started"
+    WebDriverWait(page, 10).until(_idle)  # every command of the drag has run
+    assert _plays(web) == plays + 1, "a drag without 'play while dragging' plays only where it started"
+    wait_for(lambda: played(engine) == before + 1)  # and its sound reached the output
     assert math.dist(engine.cursor, geo.point(dx, dy)) <= geo.tolerance
 
 
-def test_play_while_dragging_triggers_on_each_new_cell(page: Any, engine: Any) -> None:
+def test_play_while_dragging_triggers_on_each_new_cell(page: Any, engine: Any, web: WebMap) -> None:
     page.find_element(By.ID, "drag-play").click()
     geo = _map(page)
     cell = geo.width / GRID
     dx, dy = geo.offset(0.05, 0.1)
-    before = played(engine)
+    before, plays = played(engine), _plays(web)
     ActionChains(page).move_to_element_with_offset(geo.element, dx, dy).click_and_hold().perform()
     wait_for(lambda: played(engine) == before + 1)
     for n in range(1, 3):  # into the next two cells, a few small moves inside each
@@ -190,8 +212,9 @@ def test_play_while_dragging_triggers_on_each_new_cell(page: Any, engine: Any) -
             ActionChains(page).move_by_offset(round(cell / 4), 0).perform()
         wait_for(lambda: played(engine) == before + 1 + n)
     ActionChains(page).release().perform()
-    time.sleep(0.5)
-    assert played(engine) == before + 3
+    WebDriverWait(page, 10).until(_idle)
+    assert _plays(web) == plays + 3  # one per cell entered, no more
+    wait_for(lambda: played(engine) == before + 3)
 
 
 def test_space_plays_the_cursor(page: Any, engine: Any) -> None:
@@ -265,10 +288,11 @@ def test_each_view_is_drawn_with_its_legend(page: Any, engine: Any, artifacts: P
             assert "t-SNE" in legend, legend
 
 
-def test_the_page_logged_no_errors(page: Any) -> None:
+def test_the_page_logged_no_errors(page: Any, web: WebMap) -> None:
     page.get_log("browser")  # drop what earlier tests caused (the refusal test's 400 on purpose)
     page.refresh()
     WebDriverWait(page, 10).until(lambda d: _image_shown(d, "/map/class.png"))
-    time.sleep(0.5)  # a few state polls
+    requests = web.stats()["requests"]
+    wait_for(lambda: web.stats()["requests"] >= requests + 3)  # a few state polls
     severe = [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"]
     assert severe == []
