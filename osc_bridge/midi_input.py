@@ -7,9 +7,11 @@ with one sentence saying which backend, why, and what to choose instead, so the 
 print it and play on without MIDI.
 
 Threads: the backend's callback (rtmidi calls it from its own thread; with JACK that is the
-JACK process thread) only stamps the time and puts the message on a bounded queue. One worker
-thread maps messages to commands and calls ``execute`` for each, counting every exception,
-so a bad message or a refused command never stops MIDI.
+JACK process thread) only stamps the time and puts the message in a ``MidiMailbox``: bounded,
+and a burst of one controller (or pitch bend) collapses to its newest value, so a fast knob
+never fills it and its final position is never lost; notes are never coalesced, and one that
+cannot wait is counted. One worker thread maps messages to commands and calls ``execute`` for
+each, counting every exception, so a bad message or a refused command never stops MIDI.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import collections
 import contextlib
 import logging
 import os
-import queue
 import sys
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from gesam_engine.errors import ConfigError, GesamError
 from osc_bridge.commands import Command
+from osc_bridge.midi_mailbox import MidiMailbox
 from osc_bridge.midi_map import MidiMapper, MidiMapping
 
 log = logging.getLogger(__name__)
@@ -169,12 +171,12 @@ class MidiInput:
         self._connected: dict[str, Any] = {}  # ports opened through ``connect``, by name
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._queue: queue.Queue[tuple[float, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._mailbox = MidiMailbox(queue_size)
         self._latency: collections.deque[float] = collections.deque(maxlen=latency_log)
         self._ports: list[Any] = []
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.received = self.dropped = self.ignored = self.commands = self.errors = 0
+        self.received = self.ignored = self.commands = self.errors = 0
         self.last_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -186,6 +188,7 @@ class MidiInput:
                 return self
             ports = self._open_ports()
             self._ports = ports
+            self._mailbox.reopen()  # after a close()
             self._thread = threading.Thread(target=self._run, name="gesam-midi", daemon=True)
             self._thread.start()
             for port in ports:  # last: messages only flow once the worker is there
@@ -214,13 +217,7 @@ class MidiInput:
             except Exception as exc:  # closing one port must not keep the others open
                 log.warning("closing MIDI port %s: %s", getattr(port, "name", port), exc)
         if thread is not None:
-            while True:
-                try:
-                    self._queue.put(None, timeout=0.1)
-                    break
-                except queue.Full:
-                    if not thread.is_alive():
-                        break
+            self._mailbox.close()
             thread.join(timeout=5.0)
 
     def __enter__(self) -> MidiInput:
@@ -311,16 +308,13 @@ class MidiInput:
     # -- the MIDI side -------------------------------------------------------------------------
 
     def _on_message(self, msg: Any) -> None:
-        """Backend callback (its thread): stamp and enqueue, never block."""
-        try:
-            self._queue.put_nowait((time.perf_counter(), msg))
-        except queue.Full:
-            self.dropped += 1
+        """Backend callback (its thread): stamp and post, never block."""
+        self._mailbox.put(time.perf_counter(), msg)
 
     def _run(self) -> None:
         """Worker: map each message and execute its commands; every exception is counted."""
         while True:
-            item = self._queue.get()
+            item = self._mailbox.get()
             if item is None:
                 return
             received_at, msg = item
@@ -376,14 +370,21 @@ class MidiInput:
         """Seconds from the backend callback to the last command of a message executed (recent ones)."""
         return list(self._latency)
 
+    @property
+    def dropped(self) -> int:
+        """Messages that could not wait (the mailbox was full): counted, never silent."""
+        return self._mailbox.dropped
+
     def stats(self) -> dict[str, Any]:
-        """Counters and the receipt-to-executed latency (ms: count, median, p99, max)."""
+        """Counters and the receipt-to-executed latency (ms: count, median, p99, max). ``arrived``
+        (from the backend) == ``received`` (taken by the worker) + ``coalesced`` + ``dropped`` + waiting."""
         lat = sorted(self._latency)
         figures: dict[str, float | int] = {"count": len(lat)}
         if lat:
             figures.update(median=1e3 * lat[len(lat) // 2], p99=1e3 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
                            max=1e3 * lat[-1])
         return {"backend": self.backend, "ports": self.port_names, "running": self.running,
+                **self._mailbox.stats(),
                 "received": self.received, "commands": self.commands, "ignored": self.ignored,
-                "dropped": self.dropped, "errors": self.errors, "last_error": self.last_error,
+                "errors": self.errors, "last_error": self.last_error,
                 "learning": self.mapper.learning, "latency_ms": figures}

@@ -14,6 +14,7 @@ import pytest
 from gesam_engine.errors import ConfigError, GesamError
 from osc_bridge.commands import Command, Move, Note, PitchBend, ProgramChange
 from osc_bridge.midi_input import BACKENDS, MidiInput, MidiUnavailable, resolve_backend
+from osc_bridge.midi_mailbox import MidiMailbox
 from osc_bridge.midi_map import MidiMapping
 from tests.runtime.jack_harness import jack_server  # noqa: F401  (the fixture)
 from tests.waiting import wait_for
@@ -226,3 +227,93 @@ def test_a_connected_port_that_vanishes_and_returns_is_reconnected(jack_server) 
     assert lines == ["MIDI port fake_keyboard:keys_out went away; playing on, waiting for it to come back",
                      "MIDI port fake_keyboard:keys_out is connected"]
     assert midi.errors == 0
+
+
+# -- floods: controls coalesce, notes never do -------------------------------------------------------
+
+def _cc(value: int, control: int = 16, channel: int = 0) -> mido.Message:
+    return mido.Message("control_change", control=control, value=value, channel=channel)
+
+
+def _drain(box: MidiMailbox) -> list[mido.Message]:
+    out = []
+    while (item := box.get(timeout=0)) is not None:
+        out.append(item[1])
+    return out
+
+
+@pytest.mark.reliability
+def test_the_mailbox_keeps_each_controllers_newest_value_and_every_note_in_order() -> None:
+    box = MidiMailbox(capacity=16)
+    note, program = mido.Message("note_on", note=36, velocity=100), mido.Message("program_change", program=3)
+    sent = [_cc(1), _cc(2), _cc(5, control=17), _cc(3), note, _cc(4), _cc(5), _cc(9, channel=1),
+            mido.Message("pitchwheel", pitch=100), mido.Message("pitchwheel", pitch=200), program, _cc(6)]
+    for i, msg in enumerate(sent):
+        box.put(float(i), msg)
+    assert _drain(box) == [_cc(5, control=17), _cc(3), note, _cc(5), _cc(9, channel=1),
+                           mido.Message("pitchwheel", pitch=200), program, _cc(6)]
+    assert box.stats() == {"arrived": 12, "coalesced": 4, "dropped": 0, "dropped_notes": 0, "waiting": 0}
+
+
+@pytest.mark.reliability
+def test_a_full_mailbox_counts_what_it_drops_but_never_loses_a_knobs_last_position() -> None:
+    box = MidiMailbox(capacity=3)
+    notes = [mido.Message("note_on", note=n, velocity=90) for n in (40, 41, 42)]
+    box.put(0.0, _cc(1))
+    box.put(1.0, notes[0])
+    box.put(2.0, notes[1])  # full
+    box.put(3.0, notes[2])  # dropped, and counted as a note
+    box.put(4.0, _cc(99))  # full, but x's last position replaces the waiting one
+    box.put(5.0, _cc(7, control=17))  # full and nothing of its key waits: dropped, counted
+    assert box.stats() == {"arrived": 6, "coalesced": 1, "dropped": 2, "dropped_notes": 1, "waiting": 3}
+    assert _drain(box) == [_cc(99), notes[0], notes[1]]
+    box.close()
+    assert box.get() is None  # closed and empty: the worker ends
+
+
+class Held(Recorder):
+    """A Recorder whose first command blocks until ``release`` is set: the engine busy elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, cmd: Command) -> list[Any]:
+        self.entered.set()
+        assert self.release.wait(60), "never released"
+        return super().__call__(cmd)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.reliability
+def test_ten_thousand_ccs_end_on_the_last_value_and_no_note_is_lost(jack_server) -> None:  # noqa: F811
+    """A knob swept 10,000 times while the worker is busy: the last value wins, the note in the
+    middle plays between the positions sent around it (before, 10 k of them dropped the newest)."""
+    got = Held()
+    n = 10_000
+    values = [i % 127 for i in range(n - 1)] + [77]  # the last one differs from the one before
+    midi = MidiInput(got, backend=JACK).start()
+    out = sender()
+    try:
+        out.send(_cc(values[0]))
+        assert got.entered.wait(10)  # the worker holds the first; everything else must wait
+        for i, value in enumerate(values[1:], start=1):
+            if i == n // 2:
+                out.send(mido.Message("note_on", note=36, velocity=100, channel=9))
+            out.send(_cc(value))
+            if i % 1000 == 0:  # paced by what arrived, so JACK's own buffers never overflow
+                wait_for(lambda: midi.stats()["arrived"] >= i - 500, 10)
+        wait_for(lambda: midi.stats()["arrived"] == n + 1, 10)
+        got.release.set()
+        wait_for(lambda: got.got(4) and midi.stats()["waiting"] == 0, 10)
+    finally:
+        got.release.set()
+        out.close()
+        midi.close()
+    stats = midi.stats()
+    half = n // 2
+    assert got.commands == [Move(values[0] / 127, 0.5), Move(values[half - 1] / 127, 0.5), Note(36, 100),
+                            Move(77 / 127, 0.5)], got.commands
+    assert stats["dropped"] == 0 and stats["coalesced"] == n - 3, stats
+    assert stats["received"] == 4 and stats["errors"] == 0
