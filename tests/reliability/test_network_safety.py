@@ -385,3 +385,26 @@ def test_out_of_file_descriptors_the_accept_loop_rests_instead_of_spinning() -> 
         proc.wait(10)
     print(f"\nout of fds: server process CPU {100 * cpu:.1f} %")
     assert cpu < 0.3, cpu
+
+
+# ---- the policy's parts -----------------------------------------------------------------------------------
+def test_every_address_gesam_sends_is_a_reply_address_it_never_answers() -> None:
+    from osc_bridge.addresses import INCOMING, OUTGOING
+    from osc_bridge.reply_policy import is_reply_address
+
+    assert all(is_reply_address(a.replace("<n>", "3")) for a in OUTGOING)
+    assert is_reply_address("/gesam/state/kit")
+    assert not any(is_reply_address(a.replace("<n>", "3")) for a in INCOMING)
+
+
+def test_token_buckets_per_destination_and_in_total() -> None:
+    from osc_bridge.reply_policy import TokenBuckets
+
+    now = [0.0]
+    buckets = TokenBuckets(20, 40, total_rate=100, total_burst=60, max_keys=2, clock=lambda: now[0])
+    assert sum(buckets.allow("a") for _ in range(100)) == 40  # the burst, then nothing
+    assert sum(buckets.allow("b") for _ in range(100)) == 20  # the shared bucket had 20 left
+    now[0] = 0.5  # half a second: 10 more for each, 50 more in all
+    assert sum(buckets.allow("a") for _ in range(100)) == 10
+    assert sum(buckets.allow("c") for _ in range(100)) == 40  # a new destination starts full
+    assert len(buckets._buckets) == 2  # the least recently used ("b") was forgotten
