@@ -1,4 +1,5 @@
-"""Commands the engine sends to its render thread, through one bounded queue.
+"""Commands the engine sends to its render thread, through one bounded queue (a StopAll
+through its own counter, so a full queue never drops a panic).
 
 They carry everything the render thread needs (the sound is already resolved and resampled),
 so rendering never waits on the model, the cache or any lock held by another thread.
@@ -27,7 +28,8 @@ class PlaySound:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StopAll:
-    """Panic: fade every voice out at once (a few ms, so nothing clicks)."""
+    """Panic: fade the whole output out (a few ms, so nothing clicks), then stop every voice and
+    reset every effect. ``Renderer.submit`` never queues it: it becomes ``Renderer.panic()``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 The config is the ``[[effects]]`` array of tables, one ``EffectSpec`` each. ``EffectsChain``
 builds and checks every effect once (parameter names, values, channel count), so a bad config
-fails at start and not on stage. The render thread calls ``process``; control threads call
-``set_param``, which validates at once and queues the change for the start of the next block.
+fails at start and not on stage. Every number must be in its sane range: for built-ins the table
+in ``effect_ranges.py``, for VST3 plug-ins the plug-in's own. The render thread calls ``process``
+and ``reset`` (panic, or a block that came out NaN); control threads call ``set_param``, which
+validates at once and queues the change for the start of the next block.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pedalboard
 from gesam_engine.config import check, from_dict, read_toml
 from gesam_engine.errors import ConfigError
 from gesam_engine.runtime.commands import SetEffectParam
+from gesam_engine.runtime.effect_ranges import RANGES
 
 ParamValue = Union[float, bool, str]
 
@@ -170,8 +173,10 @@ class EffectsChain:
         self._effects: dict[str, _Effect] = {s.name: self._build(s) for s in specs}
         self._board = pedalboard.Pedalboard([e.plugin for e in self._effects.values() if e.spec.enabled])
         self._pending: collections.deque[tuple[_Effect, str, Any]] = collections.deque()
+        self._layout = np.zeros((channels, channels + 1), np.float32)  # a non-square block (see reset)
         if len(self._board):  # a first non-square block fixes the layout pedalboard assumes later
             self._board.process(np.zeros((channels, _PROBE_FRAMES), np.float32), sample_rate, reset=False)
+            self.reset()  # touches the delay lines now: a first reset on stage took 5 ms
 
     @classmethod
     def from_toml(cls, path: str | Path, sample_rate: int, channels: int = 2) -> "EffectsChain":
@@ -224,6 +229,13 @@ class EffectsChain:
         if out.shape[1] < frames:  # a plug-in held samples back: keep the stream length
             out = np.concatenate((np.zeros((self.channels, frames - out.shape[1]), np.float32), out), axis=1)
         return np.ascontiguousarray(out.T)  # (N, C)
+
+    def reset(self) -> None:
+        """Clear every effect's internal state: delay lines, reverb tails, filter memories (and any
+        NaN they hold). Parameters stay. Render thread only."""
+        if len(self._board):
+            self._board.reset()  # this also forgets the channel layout: tell it again with silence
+            self._board.process(self._layout, float(self.sample_rate), reset=False)
 
     def _apply_pending(self) -> None:
         """Apply queued changes; only the last one per parameter (a VST3 change costs ~0.1 ms)."""
@@ -286,6 +298,9 @@ class EffectsChain:
                 return value
             allowed = f"{meta.min_value}..{meta.max_value}" if meta.type is float else meta.valid_values
             raise ConfigError(f"{where} must be in {allowed}, got {value!r}")
+        allowed = RANGES[e.spec.type].get(param)
+        if allowed is not None and isinstance(value, float) and not allowed.contains(value, self.sample_rate):
+            raise ConfigError(f"{where} must be in {allowed.describe(self.sample_rate)}, got {value:g}")
         current = getattr(target, param)
         members = getattr(type(current), "__members__", None)
         if members is not None:  # a pybind11 enum such as LadderFilter.Mode: by name or by number

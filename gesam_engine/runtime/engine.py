@@ -3,7 +3,10 @@
 Every public method may be called from any control thread (OSC, MIDI, web, CLI). A trigger
 never waits for the model: it plays the exact point's sound when ready, else the nearest ready
 sound (the built-in bake guarantees there is one). The model runs on the generator thread,
-voices and effects on the render thread, and the audio callback only copies from the ring.
+voices, effects and the safety limiter on the render thread, and the audio callback only copies
+from the ring. A small watch thread turns what the render thread counted (a NaN block from the
+effects, a broken effect) into "alert" events for the listeners, so nothing on the audio path
+ever reports by itself.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
 from gesam_engine.runtime.audio_process import AudioOutput
 from gesam_engine.runtime.bake import load_or_make_bake
 from gesam_engine.runtime.baked_grid import BakedGrid
-from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain, StopAll
+from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput
@@ -43,6 +46,7 @@ from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
 from gesam_engine.runtime.voices import VoicePool
 
 Listener = Callable[[str, dict[str, Any]], None]
+WATCH_INTERVAL_S = 0.2  # how often the watch thread looks at the render thread's counters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +97,7 @@ class Engine:
         self.renderer = Renderer(self.voices, self.channels, self.blocksize, self.output.ring, self.effects,
                                  lookahead_blocks=out.lookahead_blocks, next_callback=self.output.next_callback,
                                  margin_s=out.render_margin_ms / 1000.0,
-                                 underruns=lambda: self.output.underruns)
+                                 underruns=lambda: self.output.underruns, limiter=self.config.limiter)
         self._lock = threading.Lock()
         self._cursor = (0.5, 0.5)
         self._bend = 0.0
@@ -110,6 +114,9 @@ class Engine:
         self._undelivered: list[TriggerRecord] = []  # trigger records whose first block is not yet played
         self.errors = 0
         self.started = False
+        self._watch_stop = threading.Event()
+        self._watch_thread: threading.Thread | None = None
+        self._seen = {"nonfinite_blocks": 0, "effect_errors": 0}  # render counters already reported
 
     # ---- life cycle ------------------------------------------------------------------------
     def start(self) -> "Engine":
@@ -125,6 +132,9 @@ class Engine:
         self.generator.start()
         self.renderer.start()
         self.output.open()
+        self._watch_stop.clear()
+        self._watch_thread = threading.Thread(target=self._watch, name="gesam-watch", daemon=True)
+        self._watch_thread.start()
         gc.freeze()  # start-up objects (model, bake) leave the collector's view: shorter pauses while playing
         self.started = True
         self.gain(c.engine.gain)
@@ -151,6 +161,10 @@ class Engine:
 
     def stop(self) -> None:
         """Stop everything and release the output."""
+        self._watch_stop.set()
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=5)
+            self._watch_thread = None
         self.generator.stop()
         try:
             self.renderer.stop()
@@ -165,7 +179,8 @@ class Engine:
         self.stop()
 
     def add_listener(self, listener: Listener) -> None:
-        """Call ``listener(event, data)`` for 'ready' (a point's sound), 'output' (device changes)."""
+        """Call ``listener(event, data)`` for 'ready' (a point's sound), 'output' (device changes),
+        'bake', 'maps', and 'alert' (``{"source": "effects", "message": ...}``: see ``check_render``)."""
         self._listeners.append(listener)
 
     def _emit(self, event: str, data: dict[str, Any]) -> None:
@@ -180,6 +195,31 @@ class Engine:
 
     def _output_changed(self, state: str, message: str) -> None:
         self._emit("output", {"state": state, "message": message})
+
+    def _watch(self) -> None:
+        while not self._watch_stop.wait(WATCH_INTERVAL_S):
+            self.check_render()
+
+    def check_render(self) -> list[str]:
+        """Report, as "alert" events, what the render thread counted since the last check: blocks
+        that came out NaN/inf (silenced, effects reset) and effects that raised (played dry).
+        Returns the messages. The watch thread calls it; never the render thread or the callback."""
+        r = self.renderer
+        messages = []
+        with self._lock:
+            nonfinite, broken = r.nonfinite_blocks, r.effect_errors
+            new_nonfinite, self._seen["nonfinite_blocks"] = nonfinite - self._seen["nonfinite_blocks"], nonfinite
+            new_broken, self._seen["effect_errors"] = broken - self._seen["effect_errors"], broken
+        if new_nonfinite > 0:
+            messages.append(f"the output held NaN or infinity in {new_nonfinite} block(s) ({nonfinite} in all): "
+                            "played silence instead and reset every effect; the next trigger sounds again. "
+                            "Check the effect settings (metrics: render.nonfinite_blocks)")
+        if new_broken > 0:
+            messages.append(f"the effects chain failed in {new_broken} block(s) ({broken} in all) and was bypassed "
+                            f"for them: {r.last_error!r}")
+        for message in messages:
+            self._emit("alert", {"source": "effects", "message": message})
+        return messages
 
     # ---- playing ---------------------------------------------------------------------------
     @property
@@ -325,11 +365,13 @@ class Engine:
         self.renderer.submit(SetGain(g))
 
     def panic(self) -> None:
-        """Fade out every voice."""
-        self.renderer.submit(StopAll())
+        """Silence everything within a few ms: voices and effect tails (every effect is reset).
+        Never dropped, even when the render queue is full."""
+        self.renderer.panic()
 
     def set_effect(self, effect: str, param: str, value: Any) -> None:
-        """Set an effect parameter; unknown names are a ConfigError listing the valid ones."""
+        """Set an effect parameter; unknown names and values out of the parameter's range are a
+        ConfigError saying what is valid. The safety limiter is not an effect: nothing here reaches it."""
         if self.effects is None:
             raise ConfigError("no effects are configured; add [[effects]] tables to the engine config")
         self.effects.set_param(effect, param, value)
@@ -375,8 +417,8 @@ class Engine:
             "output": self.output.status(),
             "cache": self.cache.stats(),
             "voices_active": self.voices.active(),
-            "render": {"dropped": self.renderer.dropped, "rejected": self.renderer.rejected,
-                       "effect_errors": self.renderer.effect_errors},
+            "render": self.renderer.counters(),
+            "limiter": self.renderer.limiter.stats(),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
             "render_margin_ms": 1000.0 * self.renderer.margin_s,

@@ -1,7 +1,8 @@
 """Everything ``gesam serve`` can be told, as one TOML file with a section per part.
 
-Sections: [output], [voices], [generator], [cache], [engine], and an array [[effects]].
-Unknown sections and keys are refused; every value is range-checked.
+Sections: [output], [voices], [generator], [cache], [engine], [limiter] and an array
+[[effects]]. Unknown sections and keys are refused; every value is range-checked. The limiter
+is set here only: nothing at run time (OSC, MIDI, console, web) can change or bypass it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from gesam_engine.config import check, from_dict, read_toml
 from gesam_engine.errors import ConfigError
 from gesam_engine.runtime.effects import EffectSpec, load_effect_specs
 from gesam_engine.runtime.generator import GeneratorConfig
+from gesam_engine.runtime.limiter import LimiterConfig
 from gesam_engine.runtime.voices import VoiceConfig
 
-SECTIONS = ("output", "voices", "generator", "cache", "engine", "effects")
+SECTIONS = ("output", "voices", "generator", "cache", "engine", "limiter", "effects")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,7 @@ class ServeConfig:
     generator: GeneratorConfig = GeneratorConfig()
     cache: CacheConfig = CacheConfig()
     engine: EngineSettings = EngineSettings()
+    limiter: LimiterConfig = LimiterConfig()
     effects: tuple[EffectSpec, ...] = ()
 
 
@@ -96,6 +99,7 @@ def serve_config_from_dict(data: Mapping[str, Any] | None) -> ServeConfig:
         generator=from_dict(GeneratorConfig, data.get("generator"), "generator"),
         cache=from_dict(CacheConfig, data.get("cache"), "cache"),
         engine=from_dict(EngineSettings, data.get("engine"), "engine"),
+        limiter=from_dict(LimiterConfig, data.get("limiter"), "limiter"),
         effects=load_effect_specs(effects),
     )
 

@@ -1,9 +1,18 @@
-"""The render thread: commands -> voices -> effects -> output gain -> ring buffer.
+"""The render thread: commands -> voices -> effects -> output gain -> safety limiter -> ring buffer.
 
 One code path for live playing and for offline bouncing: ``render_block`` drains the command
 queue, renders the voices into a preallocated mix, runs the effects chain, applies the output
-gain and returns the block. Live, a daemon thread calls it whenever the ring holds less than
-``lookahead_blocks`` blocks; offline, ``render_offline`` calls it directly.
+gain, and passes the block through the always-on safety limiter (``limiter.py``), which also
+turns a block holding NaN or infinity into silence (the effects are then reset). Live, a daemon
+thread calls it whenever the ring holds less than ``lookahead_blocks`` blocks; offline,
+``render_offline`` calls it directly.
+
+Two rules keep a bad moment from turning into a bad minute:
+- A panic (``panic()`` or a StopAll) never waits in the bounded queue: it is a counter that
+  ``render_block`` checks first. It fades everything out over ``PANIC_FADE_MS``, drops the plays
+  queued before it, then stops every voice and resets every effect (tails included).
+- Live, a trigger older than ``stale_after_s`` when the render thread gets to it (the device was
+  gone, the thread was starved) is dropped and counted, so they do not all start in one block.
 """
 
 from __future__ import annotations
@@ -17,11 +26,16 @@ from typing import Callable, NamedTuple, Protocol
 import numpy as np
 
 from gesam_engine.runtime.commands import PlaySound, RenderCommand, SetEffectParam, SetGain, StopAll
+from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
 from gesam_engine.runtime.ring_buffer import AudioRing
 from gesam_engine.runtime.voices import VoicePool
 
 QUEUE_SIZE = 1024
 MAX_GAIN = 4.0
+PANIC_FADE_MS = 5.0  # a panic fades the whole output out over this long, then resets everything
+STALE_MARGIN_S = 0.010  # slack on top of (lookahead_blocks + 2) blocks before a trigger is stale
+# render counters (indices into Renderer._counters)
+REJECTED, EFFECT_ERRORS, NONFINITE, STALE, PANICS, PANIC_DROPPED = range(6)
 
 
 class Effects(Protocol):
@@ -33,6 +47,10 @@ class Effects(Protocol):
 
     def apply(self, cmd: SetEffectParam) -> None:
         """Set one parameter between two blocks."""
+        ...
+
+    def reset(self) -> None:
+        """Clear every effect's internal state (delay lines, reverb tails, filter memories)."""
         ...
 
 
@@ -64,6 +82,7 @@ class Renderer:
         next_callback: Callable[[], float | None] | None = None,
         margin_s: float = 0.001,
         underruns: Callable[[], int] | None = None,
+        limiter: LimiterConfig | None = None,
     ) -> None:
         if channels != voices.channels:
             raise ValueError(f"channels ({channels}) must match the voice pool's ({voices.channels})")
@@ -96,12 +115,15 @@ class Renderer:
         self.block_index = 0  # index of the next block render_block produces
         self.ring_origin: tuple[int, int] | None = None  # (block_index, ring frame) at start()
         self.last_error: BaseException | None = None
+        self.limiter = SafetyLimiter(limiter or LimiterConfig(), self.sample_rate, channels, block_size)
+        # live only: a PlaySound waiting longer than this is dropped (see render_block's ``now``)
+        self.stale_after_s = (lookahead_blocks + 2) * block_size / self.sample_rate + STALE_MARGIN_S
 
         self._queue: queue.Queue[RenderCommand] = queue.Queue(maxsize=QUEUE_SIZE)
         self._mix = np.zeros((block_size, channels), dtype=np.float32)
         self._block = np.zeros((block_size, channels), dtype=np.float32)
         self._unit_ramp = (np.arange(1, block_size + 1, dtype=np.float64) / block_size).astype(np.float32)
-        self._gain_ramp = np.empty((block_size, 1), dtype=np.float32)
+        self._gain_ramp = np.empty(block_size, dtype=np.float32)
         self._gain = 1.0
         self._target_gain = 1.0
 
@@ -113,22 +135,44 @@ class Renderer:
         self._rec_lost = 0
 
         self._dropped = 0
-        self._drop_lock = threading.Lock()  # submit() runs on several threads; never the callback
-        self._counters = np.zeros(2, dtype=np.int64)  # rejected commands, effect errors
+        self._lock = threading.Lock()  # submit() and panic() run on several threads; never the render thread
+        self._counters = np.zeros(6, dtype=np.int64)  # see REJECTED .. PANIC_DROPPED
+        self._panics_asked = 0  # written under _lock by panic(); read by the render thread
+        self._panic_time = 0.0  # perf_counter() of the newest panic() call
+        self._panics_done = 0  # render thread only
+        self._panic_cutoff: float | None = None  # plays that arrived before this are dropped
+        self._fade_n = max(1, round(PANIC_FADE_MS * self.sample_rate / 1000.0))
+        self._fade = (1.0 - np.arange(1, self._fade_n + 1, dtype=np.float64) / self._fade_n).astype(np.float32)
+        self._fade_left = 0  # frames of the panic fade still to play
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._thread_error: BaseException | None = None
 
     # ---- any thread ----------------------------------------------------------------------
     def submit(self, cmd: RenderCommand) -> bool:
-        """Queue a command without blocking; False (and one more ``dropped``) if the queue is full."""
+        """Queue a command without blocking; False (and one more ``dropped``) if the queue is full.
+
+        A StopAll never queues: it is ``panic()``, which cannot be refused."""
+        if isinstance(cmd, StopAll):
+            self.panic()
+            return True
         try:
             self._queue.put_nowait(cmd)
             return True
         except queue.Full:
-            with self._drop_lock:
+            with self._lock:
                 self._dropped += 1
             return False
+
+    def panic(self) -> None:
+        """Ask for a panic at the next block, outside the bounded queue, so it is never dropped.
+
+        The next ``render_block`` fades the output out over PANIC_FADE_MS, drops the plays queued
+        before this call, then frees every voice and resets every effect. Any thread.
+        """
+        with self._lock:
+            self._panic_time = time.perf_counter()
+            self._panics_asked += 1
 
     @property
     def dropped(self) -> int:
@@ -138,12 +182,38 @@ class Renderer:
     @property
     def rejected(self) -> int:
         """Commands the render thread could not apply (bad values, no effects, unknown effect)."""
-        return int(self._counters[0])
+        return int(self._counters[REJECTED])
 
     @property
     def effect_errors(self) -> int:
         """Blocks whose effects chain raised or returned a wrong shape (played dry instead)."""
-        return int(self._counters[1])
+        return int(self._counters[EFFECT_ERRORS])
+
+    @property
+    def nonfinite_blocks(self) -> int:
+        """Blocks that held NaN or infinity after the effects and gain: played as silence, effects reset."""
+        return int(self._counters[NONFINITE])
+
+    @property
+    def stale_dropped(self) -> int:
+        """Triggers dropped because they waited longer than ``stale_after_s`` (live only)."""
+        return int(self._counters[STALE])
+
+    @property
+    def panics(self) -> int:
+        """Panics carried out."""
+        return int(self._counters[PANICS])
+
+    @property
+    def panic_dropped(self) -> int:
+        """Triggers dropped because a panic came after them while they were queued."""
+        return int(self._counters[PANIC_DROPPED])
+
+    def counters(self) -> dict[str, int]:
+        """Every render counter by name, JSON-ready. Any thread."""
+        return {"dropped": self.dropped, "rejected": self.rejected, "effect_errors": self.effect_errors,
+                "nonfinite_blocks": self.nonfinite_blocks, "stale_dropped": self.stale_dropped,
+                "panics": self.panics, "panic_dropped": self.panic_dropped}
 
     @property
     def gain(self) -> float:
@@ -156,19 +226,19 @@ class Renderer:
         return self._thread is not None and self._thread.is_alive()
 
     # ---- render thread -------------------------------------------------------------------
-    def render_block(self, out: np.ndarray | None = None) -> np.ndarray:
+    def render_block(self, out: np.ndarray | None = None, now: float | None = None) -> np.ndarray:
         """Apply queued commands, render one block and return it: float32 [block_size, channels].
 
         The returned array is a preallocated buffer overwritten by the next call (or ``out``
-        when given). A PlaySound queued before this call starts at this block's first frame.
-        Render thread only.
+        when given). A PlaySound queued before this call starts at this block's first frame (and
+        is heard ``limiter.latency`` frames later). ``now`` (time.perf_counter() seconds; the live
+        thread passes it) drops PlaySounds that arrived more than ``stale_after_s`` before it;
+        offline (None) every trigger plays. Render thread only.
         """
-        while True:
-            try:
-                cmd = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            self._apply(cmd)
+        if self._panics_asked != self._panics_done:  # first, and whatever the queue holds
+            self._start_panic()
+        if self._fade_left == 0:  # during a panic's fade, commands wait (at most PANIC_FADE_MS)
+            self._drain(now)
 
         self.voices.render(self._mix)
         block = self._block
@@ -179,7 +249,7 @@ class Renderer:
                 if processed.shape != self._mix.shape:
                     raise ValueError(f"effects returned shape {processed.shape}, expected {self._mix.shape}")
             except Exception as exc:  # a broken effect must not stop the audio: play dry, count it
-                self._counters[1] += 1
+                self._counters[EFFECT_ERRORS] += 1
                 self.last_error = exc
                 processed = self._mix
         np.copyto(block, processed, casting="same_kind")
@@ -189,16 +259,72 @@ class Renderer:
             if g0 != 1.0:
                 np.multiply(block, np.float32(g0), out=block)
         else:  # linear ramp reaching the new gain on the block's last sample
-            ramp = self._gain_ramp[:, 0]
+            ramp = self._gain_ramp
             np.multiply(self._unit_ramp, np.float32(g1 - g0), out=ramp)
             np.add(ramp, np.float32(g0), out=ramp)
-            np.multiply(block, self._gain_ramp, out=block)
+            for c in range(self.channels):  # per channel: a broadcast multiply would allocate
+                np.multiply(block[:, c], ramp, out=block[:, c])
             self._gain = g1
+        if self._fade_left:
+            self._fade_out(block)
+        if not self.limiter.process(block):  # NaN or inf reached the output: silence, fresh effects
+            self._counters[NONFINITE] += 1
+            self._reset_effects()
         self.block_index += 1
         if out is not None:
             np.copyto(out, block)
             return out
         return block
+
+    def _drain(self, now: float | None) -> None:
+        """Apply every queued command, dropping plays queued before a panic and (live) stale ones."""
+        cutoff, self._panic_cutoff = self._panic_cutoff, None
+        stale_before = None if now is None else now - self.stale_after_s
+        while True:
+            try:
+                cmd = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(cmd, PlaySound):
+                if cutoff is not None and cmd.arrival <= cutoff:
+                    self._counters[PANIC_DROPPED] += 1
+                    continue
+                if stale_before is not None and 0.0 < cmd.arrival < stale_before:  # arrival 0 = untimed
+                    self._counters[STALE] += 1
+                    continue
+            self._apply(cmd)
+
+    def _start_panic(self) -> None:
+        """Release every voice and start the output fade; plays queued before the panic are dropped."""
+        self._panics_done = self._panics_asked
+        self._panic_cutoff = self._panic_time
+        self._counters[PANICS] += 1
+        self.voices.stop_all()
+        if self._fade_left == 0:  # a panic during the fade lets it finish: no jump back up
+            self._fade_left = self._fade_n
+
+    def _fade_out(self, block: np.ndarray) -> None:
+        """Apply the panic fade to ``block``; when it ends, free every voice and reset the effects."""
+        n = block.shape[0]
+        done = self._fade_n - self._fade_left
+        m = min(n, self._fade_left)
+        for c in range(self.channels):
+            np.multiply(block[:m, c], self._fade[done:done + m], out=block[:m, c])
+        block[m:] = 0.0
+        self._fade_left -= m
+        if self._fade_left == 0:
+            self.voices.kill_all()
+            self._reset_effects()
+
+    def _reset_effects(self) -> None:
+        """Clear the effects' state (tails, or NaN held in a filter); a failure is counted, not raised."""
+        if self.effects is None:
+            return
+        try:
+            self.effects.reset()
+        except Exception as exc:
+            self._counters[EFFECT_ERRORS] += 1
+            self.last_error = exc
 
     def _apply(self, cmd: RenderCommand) -> None:
         """Apply one command between two blocks; count (never raise) the ones that cannot be applied."""
@@ -211,8 +337,6 @@ class Renderer:
                 self._rec_arrival[slot] = cmd.arrival
                 self._rec_block[slot] = self.block_index
                 self._rec_written = i + 1  # publish after the entry is complete
-            elif isinstance(cmd, StopAll):
-                self.voices.stop_all()
             elif isinstance(cmd, SetGain):
                 gain = float(cmd.gain)
                 if not (math.isfinite(gain) and 0.0 <= gain <= MAX_GAIN):
@@ -222,10 +346,10 @@ class Renderer:
                 if self.effects is None:
                     raise ValueError(f"no effects chain to set {cmd.effect}.{cmd.param} on")
                 self.effects.apply(cmd)
-            else:
+            else:  # StopAll never gets here: submit() turns it into panic()
                 raise TypeError(f"not a render command: {type(cmd).__name__}")
         except Exception as exc:
-            self._counters[0] += 1
+            self._counters[REJECTED] += 1
             self.last_error = exc
 
     def render_offline(self, n_blocks: int) -> np.ndarray:
@@ -295,7 +419,7 @@ class Renderer:
                         if wait > 0:
                             time.sleep(min(wait, nap))
                             continue
-                    ring.write(self.render_block())
+                    ring.write(self.render_block(now=time.perf_counter()))
                 else:
                     time.sleep(nap)
         except Exception as exc:  # reported by stop(); the callback then counts underruns

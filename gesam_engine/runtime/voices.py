@@ -167,12 +167,17 @@ class VoicePool:
         (clamped to 0..4); ``cmd.rate`` > 0 is
         the playback rate; ``cmd.pan`` in -1..1 (clamped); ``cmd.choke`` >= 0 first releases the
         other voices of that group. With every voice busy the oldest playing one is released
-        (stolen) and the new one starts at once. Raises ValueError for an unusable command.
+        (stolen) and the new one starts at once. Raises ValueError for an unusable command (a
+        sound or gain that is not finite among them: nothing non-finite enters the mix).
         Render thread only.
         """
         sound = cmd.sound
         if not isinstance(sound, np.ndarray) or sound.ndim != 1 or sound.dtype != np.float32 or sound.size < 1:
             raise ValueError("PlaySound.sound must be a non-empty mono float32 array [L]")
+        with np.errstate(over="ignore", invalid="ignore"):  # no warning printed from the render thread
+            energy = float(np.dot(sound, sound))
+        if not math.isfinite(energy):  # NaN, inf, or |x| past ~1e19: never mixed
+            raise ValueError("PlaySound.sound must hold finite samples (it has NaN, infinity or absurd values)")
         rate = float(cmd.rate)
         if not (math.isfinite(rate) and 1e-3 <= rate <= 1e3):
             raise ValueError(f"PlaySound.rate must be in 0.001..1000, got {cmd.rate}")
@@ -228,6 +233,12 @@ class VoicePool:
         for v in range(self.slots):
             if self._state[v] == PLAYING:
                 self._release(v)
+
+    def kill_all(self) -> None:
+        """Free every voice at once, playing or releasing (the end of a panic's fade). Render thread."""
+        for v in range(self.slots):
+            if self._state[v] != FREE:
+                self._free(v)
 
     def _release(self, v: int) -> None:
         """Start voice ``v``'s release ramp at the next rendered frame (or free it if release is 0)."""

@@ -133,15 +133,83 @@ def test_misspelt_vst3_param_lists_valid_names():
         EffectsChain((EffectSpec("zc", "vst3", path=str(ZAM_X2), params={"ratio": 100.0}),), SR)
 
 
-def test_value_refused_by_the_effect_is_a_config_error():
-    with pytest.raises(ConfigError, match="ratio must be a value >= 1.0"):  # pedalboard's own words
+def test_value_out_of_range_is_a_config_error_naming_the_range():
+    with pytest.raises(ConfigError, match=r"'ratio' must be in 1\.\.100, got 0\.5"):
         EffectsChain((EffectSpec("comp", "Compressor", params={"ratio": 0.5}),), SR)
     chain = EffectsChain(COMP_VERB, SR)
-    with pytest.raises(ConfigError, match="Room Size value must be between 0.0 and 1.0"):
+    with pytest.raises(ConfigError, match=r"'room_size' must be in 0\.\.1, got 2"):
         chain.set_param("verb", "room_size", 2.0)
     with pytest.raises(ConfigError, match="must be a float, got 'loud'"):
         chain.set_param("comp", "ratio", "loud")
     assert chain.describe()["verb"]["room_size"] == pytest.approx(0.8)
+
+
+HOSTILE = [  # (type, param, value, the range the error names)
+    ("Gain", "gain_db", 1e9, r"-100\.\.24 dB"),
+    ("Gain", "gain_db", -1e9, r"-100\.\.24 dB"),
+    ("Delay", "feedback", 1.0, r"0\.\.1 \(1 excluded\)"),
+    ("Delay", "feedback", 1.5, r"0\.\.1 \(1 excluded\)"),
+    ("Delay", "delay_seconds", 1e6, r"0\.\.30 s"),
+    ("Chorus", "feedback", -1.0, r"-1\.\.1 \(-1 and 1 excluded\)"),
+    ("Phaser", "rate_hz", 100.0, r"0\.\.100 Hz \(100 excluded\)"),
+    ("LadderFilter", "cutoff_hz", 30000.0, r"1\.\.24000 Hz"),  # above Nyquist at 48 kHz
+    ("LadderFilter", "drive", 1e9, r"1\.\.100"),
+    ("LadderFilter", "resonance", 2.0, r"0\.\.1"),
+    ("LowpassFilter", "cutoff_frequency_hz", 0.0, r"1\.\.24000 Hz"),
+    ("PeakFilter", "q", 0.0, r"0\.01\.\.100"),
+    ("PeakFilter", "gain_db", 1e9, r"-48\.\.48 dB"),
+    ("Reverb", "wet_level", 1e9, r"0\.\.1"),
+    ("Distortion", "drive_db", 1e9, r"-60\.\.60 dB"),
+    ("Compressor", "attack_ms", -1.0, r"0\.\.1000 ms"),
+    ("Bitcrush", "bit_depth", 64.0, r"0\.\.32 bits"),
+]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("kind", "param", "value", "allowed"), HOSTILE)
+def test_hostile_values_are_refused_in_config_and_at_run_time(kind, param, value, allowed):
+    with pytest.raises(ConfigError, match=f"'{param}' must be in {allowed}, got"):
+        EffectsChain((EffectSpec("fx", kind, params={param: value}),), SR)
+    chain = EffectsChain((EffectSpec("fx", kind),), SR)
+    before = chain.describe()["fx"][param]
+    with pytest.raises(ConfigError, match=f"'{param}' must be in {allowed}, got"):
+        chain.set_param("fx", param, value)
+    chain.process(np.zeros((64, 2), np.float32))
+    assert chain.describe()["fx"][param] == before  # nothing was queued
+
+
+def test_every_numeric_builtin_parameter_has_a_range():
+    import pedalboard
+
+    from gesam_engine.runtime.effect_ranges import RANGES
+    from gesam_engine.runtime.effects import BUILTIN_TYPES, _writable_properties
+
+    assert set(RANGES) == set(BUILTIN_TYPES)
+    for kind in BUILTIN_TYPES:
+        plugin = getattr(pedalboard, kind)()
+        numeric = {p for p in _writable_properties(type(plugin)) if isinstance(getattr(plugin, p), float)}
+        assert numeric == set(RANGES[kind]), kind
+        for param, allowed in RANGES[kind].items():  # pedalboard's defaults are inside the ranges
+            assert allowed.contains(getattr(plugin, param), SR), (kind, param)
+
+
+@pytest.mark.reliability
+def test_reset_silences_tails_and_clears_nan_held_in_a_filter():
+    x = _drum(0.1)
+    chain = EffectsChain((EffectSpec("echo", "Delay", params={"delay_seconds": 0.05, "feedback": 0.99}),), SR)
+    chain.process(x)
+    tail = chain.process(np.zeros((SR // 2, 2), np.float32))
+    assert np.abs(tail[-SR // 10:]).max() > 0.05  # at feedback 0.99 it rings on
+    chain.reset()
+    assert np.all(chain.process(np.zeros((SR // 2, 2), np.float32)) == 0)
+    assert chain.describe()["echo"]["feedback"] == pytest.approx(0.99)  # settings stay
+
+    ladder = EffectsChain((EffectSpec("lad", "LadderFilter", params={"cutoff_hz": 1000.0}),), SR)
+    ladder.process(np.full((64, 2), np.nan, np.float32))
+    assert np.isnan(ladder.process(x[:256])).all()  # a filter that saw NaN holds it for good...
+    ladder.reset()
+    y = ladder.process(x[:2048])
+    assert np.all(np.isfinite(y)) and np.abs(y).max() > 0.01  # ...until it is reset
 
 
 def test_enum_params_by_name_or_number():

@@ -59,6 +59,12 @@ def ring_out(e: Engine) -> None:
     wait_for(lambda: e.voices.active() == 0)
 
 
+def play_on(e: Engine, blocks: int) -> None:
+    """Wait until the output has played ``blocks`` more blocks (what was rendered is in the WAV)."""
+    start = e.output.callback.blocks
+    wait_for(lambda: e.output.callback.blocks >= start + blocks)
+
+
 def _read(e: Engine) -> np.ndarray:
     assert not e.started
     audio, rate = sf.read(str(e.output.path), dtype="float32", always_2d=True)
@@ -113,12 +119,12 @@ def test_a_trigger_plays_the_nearest_baked_sound_until_the_exact_one_is_ready(fr
     wait_for(e.is_ready)
     exact_wave = e.cache.get((0.3, 0.4)).wave
     ring_out(e)  # the first sound has rung out
-    time.sleep(0.1)  # so the two are apart in the WAV
+    play_on(e, 10)  # about 0.1 s, so the two are apart in the WAV
     second = e.trigger()
     assert second.exact and second.played_xy == (0.3, 0.4) and second.distance == 0.0
     assert second.trigger_id == first.trigger_id + 1
     ring_out(e)
-    time.sleep(0.05)
+    play_on(e, 4)
     e.stop()
 
     wav = _read(e)
@@ -216,10 +222,10 @@ def test_a_pitched_note_plays_an_octave_up(fresh: Engine) -> None:
     root = e.note(60, 127)
     assert root.exact
     ring_out(e)
-    time.sleep(0.1)
+    play_on(e, 10)
     e.note(72, 127)  # an octave up: twice the rate, half the length
     ring_out(e)
-    time.sleep(0.05)
+    play_on(e, 4)
     e.stop()
     sound = e.cache.get((0.5, 0.5)).wave
     audio = _played(e)[:, 0]
@@ -235,9 +241,15 @@ def test_gain_out_of_range_raises(engine: Engine) -> None:
     for bad in (-0.1, 4.01, 100):
         with pytest.raises(ConfigError, match=r"gain must be in 0\.\.4"):
             engine.gain(bad)
+    assert engine.renderer.gain == 1.0
     engine.gain(0.5)
+    wait_for(lambda: engine.renderer.gain == 0.5)  # applied by the render thread
     engine.gain(1.0)
+    wait_for(lambda: engine.renderer.gain == 1.0)
+    panics = engine.metrics()["render"]["panics"]
     engine.panic()
+    wait_for(lambda: engine.metrics()["render"]["panics"] == panics + 1)
+    wait_for(lambda: engine.voices.active() == 0)
 
 
 def test_render_returns_the_exact_sound(engine: Engine) -> None:
@@ -270,7 +282,9 @@ def test_set_effect_with_an_effects_chain(tmp_path: Path) -> None:
             e.set_effect("reverb", "room_size", 0.5)
         with pytest.raises(ConfigError, match="finite"):
             e.set_effect("g", "gain_db", math.nan)
-        time.sleep(0.05)
+        with pytest.raises(ConfigError, match=r"'gain_db' must be in -100\.\.24 dB, got 1e\+09"):
+            e.set_effect("g", "gain_db", 1e9)
+        play_on(e, 3)  # blocks have passed: nothing refused was applied
         assert e.effects.describe()["g"]["gain_db"] == -12.0 and e.metrics()["render"]["effect_errors"] == 0
     finally:
         e.stop()
@@ -285,9 +299,10 @@ def test_a_pad_chokes_the_other_pad_of_its_group(fresh: Engine) -> None:
     assert _last_loud(sound) > 0.25 * RATE  # unchoked, it would still be loud after 0.25 s
     assert e.trigger_pad(0).exact
     wait_for(lambda: e.metrics()["trigger_latency_blocks"]["count"] == 1)  # pad 0 is being heard
-    time.sleep(0.05)
+    play_on(e, 4)  # about 40 ms of it
     assert e.trigger_pad(1).exact
-    time.sleep(0.3)  # pad 1 plays on, silently
+    wait_for(lambda: e.voices.active() == 0)  # pad 0 choked, pad 1 played out, silently
+    play_on(e, 2)  # its last blocks are in the WAV
     e.stop()
     audio = _played(e)[:, 0]
     ((start, end),) = _regions(audio)
@@ -298,8 +313,7 @@ def test_a_pad_chokes_the_other_pad_of_its_group(fresh: Engine) -> None:
 
 # ---- metrics and state -------------------------------------------------------------------------
 def test_metrics_count_every_delivered_trigger(engine: Engine) -> None:
-    time.sleep(0.05)  # earlier triggers have been played
-    before = engine.metrics()["trigger_latency_blocks"]["count"]
+    before = engine.metrics()["trigger_latency_blocks"]["count"]  # earlier tests' triggers only add
     stop = threading.Event()
     polled: list[dict] = []
 
@@ -313,8 +327,8 @@ def test_metrics_count_every_delivered_trigger(engine: Engine) -> None:
     try:
         for _ in range(12):
             engine.trigger(0.5)
-            time.sleep(0.013)
-        time.sleep(0.1)
+            time.sleep(0.013)  # a drummer's pace, not a wait for anything
+        wait_for(lambda: engine.metrics()["trigger_latency_blocks"]["count"] >= before + 12)
     finally:
         stop.set()
         poller.join()
@@ -332,6 +346,8 @@ def test_metrics_count_every_delivered_trigger(engine: Engine) -> None:
     assert m["output"]["state"] == "running" and m["output"]["blocks"] > 0
     assert m["rss_mb"] > 10
     assert m["generator_errors"] == 0 and m["render"]["dropped"] == 0 and m["render"]["rejected"] == 0
+    assert m["render"]["stale_dropped"] == 0 and m["render"]["nonfinite_blocks"] == 0
+    assert m["limiter"]["ceiling_db"] == -0.3 and m["limiter"]["latency_ms"] == 1.0
 
 
 def test_state_shape(engine: Engine) -> None:

@@ -1,3 +1,7 @@
+"""The render thread's code path with real voices, a real ring and callback, real pedalboard
+effects: commands, gain, effects, the safety limiter (1 ms late, bit-exact below the ceiling),
+the panic that is never dropped and silences effect tails, the NaN guard, stale triggers."""
+
 import threading
 import time
 
@@ -6,16 +10,20 @@ import pytest
 
 from gesam_engine.runtime.callback import AudioCallback
 from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain, StopAll
-from gesam_engine.runtime.renderer import QUEUE_SIZE, Renderer
+from gesam_engine.runtime.effects import EffectsChain, EffectSpec
+from gesam_engine.runtime.renderer import PANIC_FADE_MS, QUEUE_SIZE, Renderer
 from gesam_engine.runtime.ring_buffer import AudioRing
 from gesam_engine.runtime.voices import VoiceConfig, VoicePool
+from tests.waiting import wait_for, wait_until
 
 SR = 48000
+LATENCY = 48  # the safety limiter's 1 ms look-ahead at 48 kHz
+CEILING = 10 ** (-0.3 / 20)
 
 
-def _drum(n: int = 3000, seed: int = 0) -> np.ndarray:
+def _drum(n: int = 3000, seed: int = 0, level: float = 0.6) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (0.6 * np.exp(-np.arange(n) / 600) * rng.standard_normal(n)).astype(np.float32)
+    return (level * np.exp(-np.arange(n) / 600) * rng.standard_normal(n)).astype(np.float32)
 
 
 def _renderer(block: int = 256, channels: int = 2, ring: AudioRing | None = None, **kw: object) -> Renderer:
@@ -29,6 +37,7 @@ class Doubler:
     def __init__(self) -> None:
         self.amount = 2.0
         self.applied: list[SetEffectParam] = []
+        self.resets = 0
 
     def process(self, block: np.ndarray) -> np.ndarray:
         return block * np.float32(self.amount)
@@ -39,10 +48,14 @@ class Doubler:
         self.applied.append(cmd)
         self.amount = cmd.value
 
+    def reset(self) -> None:
+        self.resets += 1
 
-def test_offline_render_equals_the_voice_pool() -> None:
-    cmd = PlaySound(_drum(), gain=0.7, rate=1.25, pan=0.3)
+
+def test_offline_render_equals_the_voice_pool_one_millisecond_late() -> None:
+    cmd = PlaySound(_drum(level=0.3), gain=0.7, rate=1.25, pan=0.3)
     renderer = _renderer()
+    assert renderer.limiter.latency == LATENCY
     renderer.submit(cmd)
     audio = renderer.render_offline(16)
     pool = VoicePool(VoiceConfig(), SR, 2, 256)
@@ -51,37 +64,41 @@ def test_offline_render_equals_the_voice_pool() -> None:
     for b in range(16):
         pool.render(expected[b * 256 : (b + 1) * 256])
     assert audio.shape == (16 * 256, 2) and audio.dtype == np.float32
-    assert np.max(np.abs(audio)) > 0.05
-    np.testing.assert_array_equal(audio, expected)
-    assert renderer.block_index == 16
+    assert 0.05 < np.max(np.abs(expected)) < CEILING  # under the ceiling: the limiter only delays
+    np.testing.assert_array_equal(audio[LATENCY:], expected[:-LATENCY])
+    assert np.all(audio[:LATENCY] == 0)
+    assert renderer.block_index == 16 and renderer.limiter.engaged_blocks == 0
 
 
 def test_set_gain_ramps_across_one_block() -> None:
     renderer = _renderer(block=128, channels=1)
-    renderer.submit(PlaySound(np.ones(SR, dtype=np.float32)))
-    renderer.render_offline(1)
+    renderer.submit(PlaySound(np.full(SR, 0.5, dtype=np.float32)))
+    first = renderer.render_offline(1)
     renderer.submit(SetGain(0.5))
-    ramp_block = renderer.render_block().copy()
-    after = renderer.render_block().copy()
-    expected = 1.0 + (0.5 - 1.0) * np.arange(1, 129) / 128
-    np.testing.assert_allclose(ramp_block[:, 0], expected, atol=1e-6)
-    np.testing.assert_allclose(after, 0.5, atol=1e-7)
+    stream = np.concatenate([first, renderer.render_offline(3)])[:, 0]
+    played = stream[LATENCY:]  # the mix as it went into the limiter
+    expected = 0.5 * (1.0 + (0.5 - 1.0) * np.arange(1, 129) / 128)
+    np.testing.assert_allclose(played[128:256], expected, atol=1e-6)
+    np.testing.assert_allclose(played[256:], 0.25, atol=1e-7)
     assert renderer.gain == 0.5
 
 
-def test_stop_all_and_effects_go_through_the_queue() -> None:
+def test_panic_and_effects_changes_go_through() -> None:
     fx = Doubler()
     renderer = _renderer(block=128, channels=1, effects=fx)
     renderer.submit(PlaySound(np.full(SR, 0.25, dtype=np.float32)))
     renderer.render_offline(1)
-    assert renderer.render_block()[0, 0] == pytest.approx(0.5)
+    assert renderer.render_block()[-1, 0] == pytest.approx(0.5)
     renderer.submit(SetEffectParam("doubler", "amount", 3.0))
-    assert renderer.render_block()[0, 0] == pytest.approx(0.75)
+    assert renderer.render_block()[-1, 0] == pytest.approx(0.75)
     renderer.submit(SetEffectParam("reverb", "mix", 1.0))  # unknown effect: counted, not raised
-    renderer.submit(StopAll())
-    tail = renderer.render_offline(4)
+    assert renderer.submit(StopAll())
+    tail = renderer.render_offline(6)
     assert renderer.rejected == 1 and isinstance(renderer.last_error, KeyError)
-    assert np.all(tail[-128:] == 0) and renderer.voices.active() == 0
+    fade_end = round(PANIC_FADE_MS * SR / 1000) + LATENCY
+    assert np.all(tail[fade_end:] == 0) and renderer.voices.active() == 0
+    assert float(np.max(np.abs(np.diff(tail[:, 0])))) < 0.01  # a fade, not a click
+    assert renderer.panics == 1 and fx.resets == 1  # the effects were reset at the fade's end
 
 
 def test_bad_commands_and_broken_effects_are_counted_not_raised() -> None:
@@ -101,10 +118,180 @@ def test_bad_commands_and_broken_effects_are_counted_not_raised() -> None:
         def apply(self, cmd: SetEffectParam) -> None:
             pass
 
+        def reset(self) -> None:
+            pass
+
     renderer = _renderer(block=64, channels=1, effects=Broken())
-    renderer.submit(PlaySound(np.full(100, 0.5, dtype=np.float32)))
+    renderer.submit(PlaySound(np.full(200, 0.5, dtype=np.float32)))
+    renderer.render_block()
     block = renderer.render_block()
-    assert renderer.effect_errors == 1 and block[-1, 0] == pytest.approx(0.5)  # played dry
+    assert renderer.effect_errors == 2 and block[-1, 0] == pytest.approx(0.5)  # played dry
+
+
+@pytest.mark.reliability
+def test_32_hits_at_gain_4_never_reach_the_ceiling() -> None:
+    renderer = _renderer(block=256)
+    renderer.submit(SetGain(4.0))
+    for i in range(32):
+        renderer.submit(PlaySound(_drum(SR // 4, seed=i, level=0.9)))
+    audio = renderer.render_offline(60)
+    assert np.all(np.isfinite(audio))
+    assert 0.9 < np.max(np.abs(audio)) < CEILING  # limited, not muted, never at the ceiling
+    assert renderer.limiter.engaged_blocks > 0 and renderer.limiter.max_reduction_db > 20
+
+
+def _scripted(block: int) -> np.ndarray:
+    """Plays, an effect change and a panic at multiples of 512 frames, with real effects (the gain
+    ramps over one block, so it changes while nothing sounds)."""
+    specs = (EffectSpec("verb", "Reverb", params={"room_size": 0.7, "wet_level": 0.4}),
+             EffectSpec("echo", "Delay", params={"delay_seconds": 0.01, "feedback": 0.6, "mix": 0.4}))
+    pool = VoicePool(VoiceConfig(voices=8), SR, 2, block)
+    renderer = Renderer(pool, 2, block, None, effects=EffectsChain(specs, SR))
+    script: dict[int, list[object]] = {0: [SetGain(3.0)]}
+    for i in range(24):
+        script.setdefault(512 * (1 + i // 2), []).append(PlaySound(_drum(2500, seed=i, level=0.9), pan=i / 12 - 1))
+    script.setdefault(512 * 5, []).append(SetEffectParam("echo", "feedback", 0.9))
+    script.setdefault(512 * 14, []).append(StopAll())
+    script.setdefault(512 * 18, []).append(PlaySound(_drum(seed=99)))
+    out = np.zeros((512 * 28, 2), dtype=np.float32)
+    for t in range(0, out.shape[0], block):
+        for cmd in script.get(t, []):
+            assert renderer.submit(cmd)  # type: ignore[arg-type]
+        renderer.render_block(out=out[t : t + block])
+    return out
+
+
+def test_identical_output_at_block_sizes_64_and_512() -> None:
+    small, large = _scripted(64), _scripted(512)
+    assert np.max(np.abs(large)) > 0.9  # the limiter had work to do
+    np.testing.assert_array_equal(small, large)
+
+
+# ---- panic: never dropped, silences effect tails ---------------------------------------------
+@pytest.mark.reliability
+def test_a_panic_is_never_dropped_and_drops_the_plays_queued_before_it() -> None:
+    renderer = _renderer()
+    sound = _drum(SR, level=0.3)
+    renderer.submit(PlaySound(sound))
+    renderer.render_offline(2)
+    t0 = time.perf_counter()
+    while renderer.submit(PlaySound(sound, arrival=t0)):  # a flood fills the queue
+        pass
+    assert renderer.dropped == 1
+    assert renderer.submit(StopAll()) is True  # a full queue does not stop a panic
+    renderer.panic()  # the same, directly
+    late = PlaySound(sound, arrival=time.perf_counter() + 1.0)  # sent after the panic
+    audio = renderer.render_offline(8)
+    assert renderer.panics == 1 and renderer.panic_dropped == QUEUE_SIZE
+    assert np.all(audio[round(PANIC_FADE_MS * SR / 1000) + LATENCY :] == 0)
+    assert renderer.voices.active() == 0
+    assert renderer.submit(late)
+    assert np.max(np.abs(renderer.render_offline(2))) > 0.05  # the next trigger plays
+
+
+@pytest.mark.reliability
+def test_panic_silences_a_delay_ringing_at_feedback_0_99() -> None:
+    fx = EffectsChain((EffectSpec("echo", "Delay", params={"delay_seconds": 0.05, "feedback": 0.99, "mix": 0.5}),), SR)
+    renderer = _renderer(effects=fx)
+    renderer.submit(PlaySound(_drum(level=0.5)))
+    ringing = renderer.render_offline(200)  # about 1 s: still ringing
+    assert np.max(np.abs(ringing[-SR // 10 :])) > 0.05
+    assert renderer.submit(StopAll())
+    after = renderer.render_offline(200)
+    silent_from = round(PANIC_FADE_MS * SR / 1000) + LATENCY
+    assert np.max(np.abs(after[:silent_from])) > 0.05
+    assert np.all(after[silent_from:] == 0), "the delay's tail rang on after the panic"
+
+
+# ---- NaN/inf guard ---------------------------------------------------------------------------
+class Poisoned:
+    """A real LadderFilter whose input is poisoned with NaN for one block (as a plug-in gone wrong,
+    or a Gain of 1e9 dB in front of it): the filter then holds NaN until it is reset."""
+
+    def __init__(self) -> None:
+        self.chain = EffectsChain((EffectSpec("lad", "LadderFilter", params={"cutoff_hz": 2000.0}),), SR)
+        self.poison = False
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if self.poison:
+            self.poison = False
+            block = block * np.float32(np.nan)
+        return self.chain.process(block)
+
+    def apply(self, cmd: SetEffectParam) -> None:
+        self.chain.apply(cmd)
+
+    def reset(self) -> None:
+        self.chain.reset()
+
+
+@pytest.mark.reliability
+def test_a_nan_block_from_the_effects_is_silenced_the_effects_reset_and_sound_comes_back() -> None:
+    fx = Poisoned()
+    renderer = _renderer(effects=fx)
+    renderer.submit(PlaySound(_drum(SR // 2, level=0.5)))
+    assert np.max(np.abs(renderer.render_offline(4))) > 0.01
+    fx.poison = True
+    audio = renderer.render_offline(20)
+    assert np.all(np.isfinite(audio)) and renderer.nonfinite_blocks == 1
+    assert np.all(audio[LATENCY : 256 + LATENCY] == 0)  # the poisoned block is silence
+    assert np.max(np.abs(audio[256 + LATENCY :])) > 0.01  # the reset filter plays the rest
+    renderer.submit(PlaySound(_drum(level=0.5)))
+    assert np.max(np.abs(renderer.render_offline(4))) > 0.05  # and the next trigger sounds
+    assert renderer.nonfinite_blocks == 1 and renderer.limiter.nonfinite_blocks == 1
+
+
+# ---- stale triggers --------------------------------------------------------------------------
+@pytest.mark.reliability
+def test_live_triggers_older_than_the_threshold_are_dropped_and_counted() -> None:
+    renderer = _renderer(block=256)
+    threshold = renderer.stale_after_s
+    assert threshold == pytest.approx(3 * 256 / SR + 0.010)  # (lookahead 1 + 2) blocks + 10 ms
+    now = time.perf_counter()
+    old = [PlaySound(_drum(seed=i, level=0.3), arrival=now - threshold - 0.001, trigger_id=i) for i in range(20)]
+    fresh = PlaySound(_drum(seed=99, level=0.3), arrival=now - 0.5 * threshold, trigger_id=99)
+    for cmd in (*old, fresh):
+        assert renderer.submit(cmd)
+    renderer.render_block(now=now)
+    assert renderer.stale_dropped == 20 and renderer.voices.active() == 1
+    assert [r.trigger_id for r in renderer.trigger_records()] == [99]
+    # offline (bounces, tests) nothing is stale, however old its arrival stamp
+    for cmd in old:
+        renderer.submit(cmd)
+    renderer.render_block()
+    assert renderer.stale_dropped == 20 and renderer.voices.active() == 21
+
+
+@pytest.mark.reliability
+def test_triggers_sent_while_the_output_stalls_do_not_all_start_in_one_block() -> None:
+    bs = 256
+    ring = AudioRing(2 * bs, 2)
+    renderer = _renderer(block=bs, ring=ring)
+    callback = AudioCallback(ring, 2)
+    renderer.start()
+    try:
+        wait_for(lambda: ring.available() >= bs)  # the renderer filled its lookahead; nobody takes it
+        sent = time.perf_counter()
+        for i in range(16):  # triggers into a device that is gone
+            assert renderer.submit(PlaySound(_drum(seed=i, level=0.3), arrival=time.perf_counter(), trigger_id=i))
+        assert wait_until(lambda: time.perf_counter() - sent > renderer.stale_after_s + 0.005, 1.0)
+        outdata = np.zeros((bs, 2), dtype=np.float32)
+        for _ in range(4):  # the device is back
+            callback(outdata, bs, None, None)
+        wait_for(lambda: renderer.stale_dropped == 16)
+        assert renderer.trigger_records() == []
+        renderer.submit(PlaySound(_drum(seed=50, level=0.3), arrival=time.perf_counter(), trigger_id=50))
+        started: list[int] = []
+
+        def played() -> bool:  # the device keeps taking blocks until the fresh trigger is rendered
+            callback(outdata, bs, None, None)
+            started.extend(r.trigger_id for r in renderer.trigger_records())
+            return bool(started)
+
+        wait_for(played)
+    finally:
+        renderer.stop()
+    assert started == [50] and renderer.stale_dropped == 16  # a fresh one plays
 
 
 def test_full_queue_refuses_and_counts_a_drop() -> None:
@@ -184,7 +371,6 @@ def test_stop_reports_a_render_thread_failure() -> None:
 
     renderer = _renderer(block=256, ring=FailingRing(512, 2))
     renderer.start()
-    time.sleep(0.05)
-    assert not renderer.running
+    wait_for(lambda: not renderer.running)
     with pytest.raises(RuntimeError, match="render thread failed"):
         renderer.stop()

@@ -181,3 +181,30 @@ def test_identical_output_at_block_sizes_64_and_512() -> None:
     assert np.max(np.abs(large)) > 0.1
     assert pool_small.steals == pool_large.steals > 0
     np.testing.assert_allclose(small, large, rtol=0, atol=1e-6)
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e20])
+def test_a_sound_with_nan_inf_or_absurd_samples_never_enters_the_mix(bad: float) -> None:
+    pool = VoicePool(VoiceConfig(), SR, 2, 64)
+    sound = _drum(500)
+    sound[250] = bad
+    with pytest.raises(ValueError, match="finite"):
+        pool.start(PlaySound(sound))
+    for gain in (np.nan, np.inf):  # gains, velocities and pans are refused the same way
+        with pytest.raises(ValueError, match="finite"):
+            pool.start(PlaySound(_drum(500), gain=gain))
+    assert pool.active() == 0
+    pool.start(PlaySound(_drum(500)))
+    out = _render(pool, 640, 64)
+    assert np.all(np.isfinite(out)) and np.abs(out).max() > 0.1
+
+
+def test_kill_all_frees_every_voice_at_once() -> None:
+    pool = VoicePool(VoiceConfig(release_ms=500.0), SR, 1, 64)
+    for _ in range(3):
+        pool.start(PlaySound(np.full(SR, 0.2, dtype=np.float32)))
+    pool.stop_all()  # a long release: still sounding
+    assert _render(pool, 64, 64)[-1, 0] > 0.5 and pool.active() == 3
+    pool.kill_all()
+    assert pool.active() == 0 and np.all(_render(pool, 64, 64) == 0)
