@@ -21,14 +21,17 @@ import math
 import queue
 import threading
 import time
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from gesam_engine.runtime.commands import PlaySound, RenderCommand, SetEffectParam, SetGain, StopAll
 from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
 from gesam_engine.runtime.ring_buffer import AudioRing
+from gesam_engine.runtime.trigger_log import TriggerLog, TriggerRecord
 from gesam_engine.runtime.voices import VoicePool
+
+__all__ = ["Effects", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "Renderer", "TriggerRecord"]
 
 QUEUE_SIZE = 1024
 MAX_GAIN = 4.0
@@ -52,14 +55,6 @@ class Effects(Protocol):
     def reset(self) -> None:
         """Clear every effect's internal state (delay lines, reverb tails, filter memories)."""
         ...
-
-
-class TriggerRecord(NamedTuple):
-    """When a trigger reached the engine and which rendered block its first sample is in."""
-
-    trigger_id: int
-    arrival: float  # time.perf_counter() seconds, from PlaySound.arrival
-    block_index: int  # the sound's first sample is this block's first frame
 
 
 class Renderer:
@@ -95,8 +90,6 @@ class Renderer:
                 f"ring must have {channels} channels and hold >= {lookahead_blocks * block_size} frames "
                 f"(lookahead_blocks * block_size), got {ring.channels} channels, {ring.capacity} frames"
             )
-        if max_records < 1:
-            raise ValueError(f"max_records must be >= 1, got {max_records}")
         self.voices = voices
         self.channels = channels
         self.block_size = block_size
@@ -127,12 +120,7 @@ class Renderer:
         self._gain = 1.0
         self._target_gain = 1.0
 
-        self._rec_id = np.zeros(max_records, dtype=np.int64)
-        self._rec_arrival = np.zeros(max_records, dtype=np.float64)
-        self._rec_block = np.zeros(max_records, dtype=np.int64)
-        self._rec_written = 0  # assigned by the render thread only, after the entry is complete
-        self._rec_read = 0  # assigned by the metrics thread only
-        self._rec_lost = 0
+        self._records = TriggerLog(max_records)
 
         self._dropped = 0
         self._lock = threading.Lock()  # submit() and panic() run on several threads; never the render thread
@@ -331,12 +319,7 @@ class Renderer:
         try:
             if isinstance(cmd, PlaySound):
                 self.voices.start(cmd)
-                i = self._rec_written
-                slot = i % self._rec_id.shape[0]
-                self._rec_id[slot] = cmd.trigger_id
-                self._rec_arrival[slot] = cmd.arrival
-                self._rec_block[slot] = self.block_index
-                self._rec_written = i + 1  # publish after the entry is complete
+                self._records.add(cmd.trigger_id, cmd.arrival, self.block_index)
             elif isinstance(cmd, SetGain):
                 gain = float(cmd.gain)
                 if not (math.isfinite(gain) and 0.0 <= gain <= MAX_GAIN):
@@ -430,25 +413,8 @@ class Renderer:
     @property
     def records_lost(self) -> int:
         """Trigger records overwritten before ``trigger_records`` read them."""
-        return self._rec_lost
+        return self._records.lost
 
     def trigger_records(self) -> list[TriggerRecord]:
-        """Trigger records written since the last call, oldest first. One metrics thread only.
-
-        Lock-free: reads only entries the render thread has completed, and drops any that it may
-        have overwritten while they were copied (counted in ``records_lost``); when the record ring
-        is full its oldest entry counts as overwritten, as the render thread may be rewriting it.
-        """
-        cap = self._rec_id.shape[0]
-        written = self._rec_written
-        first = max(self._rec_read, written - cap)
-        idx = np.arange(first, written) % cap
-        ids, arrivals, blocks = self._rec_id[idx], self._rec_arrival[idx], self._rec_block[idx]
-        safe_from = max(first, self._rec_written - cap + 1)  # the slot being written now is unsafe
-        skip = min(safe_from - first, written - first)
-        self._rec_lost += (first - self._rec_read) + skip
-        self._rec_read = written
-        return [
-            TriggerRecord(int(i), float(a), int(b))
-            for i, a, b in zip(ids[skip:], arrivals[skip:], blocks[skip:])
-        ]
+        """Trigger records written since the last call, oldest first. One metrics thread only."""
+        return self._records.read()
