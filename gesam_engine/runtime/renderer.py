@@ -60,7 +60,7 @@ class Effects(Protocol):
 class Renderer:
     """Renders blocks of float32 [block_size, channels] from queued commands.
 
-    ``submit`` may be called from any thread; ``render_block`` and ``render_offline`` from one
+    ``submit`` and ``panic`` may be called from any thread; ``render_block`` and ``render_offline`` from one
     thread at a time and never while the live thread runs; ``start``/``stop`` from the thread
     that owns the renderer; ``trigger_records`` and the counters from a metrics thread.
     """
