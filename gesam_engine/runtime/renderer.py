@@ -36,7 +36,8 @@ __all__ = ["Effects", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "Renderer", "Tr
 QUEUE_SIZE = 1024
 MAX_GAIN = 4.0
 PANIC_FADE_MS = 5.0  # a panic fades the whole output out over this long, then resets everything
-STALE_MARGIN_S = 0.010  # slack on top of (lookahead_blocks + 2) blocks before a trigger is stale
+STALE_MARGIN_S = 0.030  # slack on top of (lookahead_blocks + 2) blocks before a trigger is stale (a busy
+# machine can stall the render thread for tens of ms; a device that is gone stalls it for seconds)
 # render counters (indices into Renderer._counters)
 REJECTED, EFFECT_ERRORS, NONFINITE, STALE, PANICS, PANIC_DROPPED = range(6)
 

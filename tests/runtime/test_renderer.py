@@ -246,7 +246,7 @@ def test_a_nan_block_from_the_effects_is_silenced_the_effects_reset_and_sound_co
 def test_live_triggers_older_than_the_threshold_are_dropped_and_counted() -> None:
     renderer = _renderer(block=256)
     threshold = renderer.stale_after_s
-    assert threshold == pytest.approx(3 * 256 / SR + 0.010)  # (lookahead 1 + 2) blocks + 10 ms
+    assert threshold == pytest.approx(3 * 256 / SR + 0.030)  # (lookahead 1 + 2) blocks + 30 ms
     now = time.perf_counter()
     old = [PlaySound(_drum(seed=i, level=0.3), arrival=now - threshold - 0.001, trigger_id=i) for i in range(20)]
     fresh = PlaySound(_drum(seed=99, level=0.3), arrival=now - 0.5 * threshold, trigger_id=99)
