@@ -139,6 +139,8 @@ def _terminal_lines(printer: Printer, history: Path) -> Iterator[str]:
 def console_lines(printer: Printer, stdin: TextIO | None = None, history: Path | None = None) -> Iterator[str]:
     """The console's lines: from a terminal with readline, else as they come down the pipe."""
     stdin = stdin or sys.stdin
+    if hasattr(stdin, "reconfigure"):  # bytes that are not text become U+FFFD, never a UnicodeDecodeError
+        stdin.reconfigure(errors="replace")
     if stdin.isatty() and sys.stdout.isatty():
         yield from _terminal_lines(printer, history or history_path())
     else:

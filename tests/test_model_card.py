@@ -1,0 +1,57 @@
+"""The shipped model's card (models/default/README.md) says where each class lies on its map;
+maps.json (the class of every cell) must agree, so the card cannot contradict its own map."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
+ROW = re.compile(r"^\| (\w+) \| (\d+) \| [^|:]+: ([^|]+) \| (\d+) % \| \(([\d.]+), ([\d.]+)\) \|$", re.M)
+RANGE = re.compile(r"\b([xy]) (\d\.\d\d)-(\d\.\d\d)")
+
+
+@pytest.fixture(scope="module")
+def cells() -> dict[str, np.ndarray]:
+    """Cell centres (x, y normalised, y up) of every class in maps.json."""
+    maps = json.loads((MODEL / "map" / "maps" / "maps.json").read_text())
+    grid = maps["grid"]  # row-major from the bottom left: index = row * grid + col
+    ids = np.asarray(maps["class_ids"]).reshape(grid, grid)
+    names = [c["name"] if isinstance(c, dict) else c for c in maps["classes"]]
+    out = {}
+    for k, name in enumerate(names):
+        rows, cols = np.nonzero(ids == k)
+        out[name] = np.stack([(cols + 0.5) / grid, (rows + 0.5) / grid], axis=1)
+    return out
+
+
+def _inside(xy: np.ndarray, where: str) -> np.ndarray:
+    """Cells inside the card's region: 'x A-B, y C-D' (both) or 'y A-B or x C-D' (either)."""
+    parts = [(xy[:, 0 if axis == "x" else 1] >= float(lo)) & (xy[:, 0 if axis == "x" else 1] <= float(hi))
+             for axis, lo, hi in RANGE.findall(where.split("(")[0])]
+    assert len(parts) == 2, where
+    return parts[0] | parts[1] if " or " in where.split("(")[0] else parts[0] & parts[1]
+
+
+def test_the_card_places_every_class_where_its_map_has_it(cells: dict[str, np.ndarray]) -> None:
+    card = (MODEL / "README.md").read_text()
+    rows = ROW.findall(card)
+    assert {r[0] for r in rows} == set(cells), "the card needs one row per class of maps.json"
+    for name, count, where, share, mx, my in rows:
+        xy = cells[name]
+        assert int(count) == len(xy), name
+        assert abs(100 * _inside(xy, where).mean() - int(share)) <= 1, (name, where, _inside(xy, where).mean())
+        assert np.median(xy, axis=0) == pytest.approx([float(mx), float(my)], abs=0.01), name
+
+
+def test_no_sentence_of_the_card_puts_kicks_or_toms_low_or_left(cells: dict[str, np.ndarray]) -> None:
+    for name in ("kick", "tom"):
+        assert np.median(cells[name][:, 0]) > 0.6 and np.median(cells[name][:, 1]) > 0.45  # what the map says
+    text = " ".join(line for line in (MODEL / "README.md").read_text().splitlines() if not line.startswith("|"))
+    for clause in re.split(r"[.;,]\s", text):
+        if re.search(r"\b(kicks?|toms?)\b", clause, re.I):
+            assert not re.search(r"\b(left|lower|bottom)\b", clause, re.I), clause
