@@ -117,8 +117,8 @@ class WebMap:
         engine_config = getattr(getattr(self.engine, "config", None), "engine", None)
         self.pads = pads or int(getattr(engine_config, "pads", DEFAULT_PADS))
         self.files = static_files()
-        self.limits = {"max_workers": max_workers, "max_connections": max_connections,
-                       "head_timeout_s": head_timeout_s, "request_timeout_s": request_timeout_s}
+        self.max_workers, self.max_connections = max_workers, max_connections
+        self.head_timeout_s, self.request_timeout_s = head_timeout_s, request_timeout_s
         self._server: PooledHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._execute_lock = threading.Lock()
@@ -131,8 +131,9 @@ class WebMap:
         """Open and bind the listening socket now (``start`` does it otherwise); WebMapError if it cannot."""
         if self._server is not None:
             return self.address
-        server = PooledHTTPServer(WebHandler, self, max_body=self.max_body, on_crash=lambda _: self.count("internal_errors"),
-                                  **self.limits)  # type: ignore[arg-type]
+        server = PooledHTTPServer(WebHandler, self, max_workers=self.max_workers, max_connections=self.max_connections,
+                                  head_timeout_s=self.head_timeout_s, request_timeout_s=self.request_timeout_s,
+                                  max_body=self.max_body, on_crash=lambda _: self.count("internal_errors"))
         try:
             server.bind(self.host, self.port)
         except (socket.gaierror, UnicodeError, OverflowError) as exc:
