@@ -111,6 +111,10 @@ def _check_tags(data: bytes) -> None:
             if end < 0:
                 return
             index = end + 4 - (end % 4)
+            if data[end:index].strip(b"\x00"):
+                raise OscError(f"malformed OSC message: a string argument holds a NUL before its end "
+                               f"({_short(data[index - 8 if index >= 8 else 0:index])}); NUL is not allowed "
+                               "inside names (python-osc would cut the string there)")
         elif tag == "b":
             if index + 4 > len(data):
                 break
@@ -119,6 +123,9 @@ def _check_tags(data: bytes) -> None:
     if index > len(data):
         raise OscError(f"malformed OSC message: truncated; its type tags {_short(tags)} need {index} bytes, "
                        f"the datagram has {len(data)}")
+    if "[" not in tags and data[index:].strip(b"\x00"):
+        raise OscError(f"malformed OSC message: {len(data) - index} byte(s) after its last argument "
+                       f"({_short(data[index:index + 16])}); a NUL inside a string argument ends it early")
 
 
 def _bundle(data: bytes, outer: float | None, depth: int, out: list[Incoming]) -> None:

@@ -316,3 +316,31 @@ def test_the_osc_bridge_imports_neither_torch_nor_the_runtime() -> None:
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('gesam_engine.runtime')]; print(bad)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("name", [b"ab\x00cd.wav", b"abc\x00evil.wav", b"kick.wav\x00\x00\x00\x00/../../x"])
+def test_a_nul_inside_a_string_is_refused_not_cut(name):
+    """python-osc cuts an OSC string at its first NUL: 'ab\\0cd.wav' would render to 'ab'."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    head = OscMessageBuilder("/gesam/render")
+    head.add_arg(0.5, "f")
+    head.add_arg(0.5, "f")
+    head.add_arg("PLACEHOLDER", "s")
+    good = head.build().dgram
+    start = good.index(b"PLACEHOLDER")
+    body = name + b"\x00" * (4 - len(name) % 4)
+    data = good[:start] + body
+    with pytest.raises(OscError, match="NUL"):
+        decode_datagram(data)
+
+
+def test_a_plain_string_argument_still_decodes():
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    b = OscMessageBuilder("/gesam/render")
+    for arg, tag in ((0.5, "f"), (0.25, "f"), ("kick.wav", "s")):
+        b.add_arg(arg, tag)
+    (msg,) = decode_datagram(b.build().dgram)
+    assert msg.args[2] == "kick.wav"
