@@ -140,6 +140,9 @@ def _child_main(name: str, capacity: int, channels: int, device: str, rate: int,
     stream.stop()
     stream.close()
     control[STATE] = STOPPED
+    # Close PortAudio (its JACK client) while the server is alive: os._exit skips sounddevice's
+    # atexit, and a JACK client left registered makes jackd wait a client timeout when it stops.
+    sd._terminate()
     os._exit(0)
 
 
