@@ -77,9 +77,13 @@ def test_kit_export_errors_are_one_line(tmp_path: Path, model_dir: Path, capsys:
 
 def test_kit_export_without_a_model_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import gesam_engine.model_paths as model_paths
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(model_paths.ENV_VAR, raising=False)
+    monkeypatch.setattr(model_paths, "PACKAGE_ROOT", tmp_path / "elsewhere")  # no shipped model beside the package
     assert main(["kit", "export", "--sfz", "out"]) == 2
-    assert "no model found (looked in models/default, build/demo/model)" in capsys.readouterr().err
+    assert "no model found (looked in models/default, build/demo/model" in capsys.readouterr().err
 
 
 def test_kit_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from gesam_engine.models import TransformerConfig, VAEConfig
 from gesam_engine.models.classifier import ClassifierConfig
 from gesam_engine.runtime import engine_config
 from gesam_engine.runtime.kits import kit_from_dict
+from gesam_engine.runtime.limiter import LimiterConfig
 from gesam_engine.training.settings import TrainConfig
 from osc_bridge.midi_map import MidiMapping
 from tests.tiny import tiny_model
@@ -32,7 +33,7 @@ HOSTILE_FLOATS = (math.nan, math.inf, -math.inf, 1e308, -1e308)
 HOSTILE_INTS = (10**30, -(10**30), 2**63)
 CONFIGS = [TrainConfig, PreprocessConfig, VAEConfig, TransformerConfig, ClassifierConfig, MidiMapping,
            engine_config.OutputConfig, engine_config.VoiceConfig, engine_config.GeneratorConfig,
-           engine_config.CacheConfig, engine_config.EngineSettings]
+           engine_config.CacheConfig, engine_config.EngineSettings, LimiterConfig]
 
 
 def _numeric_fields() -> Iterator[tuple[type, str, Any]]:
