@@ -9,7 +9,7 @@ GESAM  := $(VENV)/bin/gesam
 TORCH  ?= torch==2.13.0
 DEMO   ?= build/demo
 
-.PHONY: run test test-fast reliability bench bench-quick clean
+.PHONY: run test test-fast test-busy reliability bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-# Main job: the instrument. It plays the shipped model (models/default) when there is one,
-# else a quick demo model trained on a procedural kit, on the default audio output; type
-# commands (play 0.3 0.7, pad 3, note 40 100, help) and Ctrl-D to stop.
+# Main job: the instrument. It plays the shipped model (models/default; without one, a quick
+# demo model trained on a procedural kit) on the default audio output. Type commands
+# (play 0.3 0.7, pad 3, fx reverb room_size 0.9, help); Ctrl-D or quit stops it.
+# No sound card: start JACK first (jackd --no-realtime -d dummy &), or bounce:
+#   make run SERVE_ARGS="--output build/take.wav --duration 10 --force"
 MODEL ?= $(if $(wildcard models/default/model.json),models/default,$(DEMO)/model)
+SERVE_ARGS ?=
 run: $(VENV)/.installed
-	$(GESAM) --help
 	@test -f $(MODEL)/model.json || { \
 	  $(GESAM) synth-kit $(DEMO)/kit --per-class 12 && \
 	  $(GESAM) train --data $(DEMO)/kit -o $(DEMO)/model --epochs 60 --cache $(DEMO)/cache --force; }
-	$(GESAM) info --model $(MODEL)
-	$(GESAM) render --model $(MODEL) --xy 0.3 0.7 -o $(DEMO)/render.wav --force
-	$(GESAM) serve --model $(MODEL)
+	@$(GESAM) serve --model $(MODEL) $(SERVE_ARGS)
 
 # Every test, slow and end-to-end ones included (what CI runs).
 test: $(VENV)/.installed
@@ -38,6 +38,13 @@ test: $(VENV)/.installed
 # The fast subset for working on the code.
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
+
+# Acceptance on a busy machine: the whole suite three times in a row while two CPU hogs keep
+# both cores busy (stress-ng --cpu 2 when installed, else two `yes > /dev/null`).
+test-busy: $(VENV)/.installed
+	@if command -v stress-ng >/dev/null; then stress-ng --cpu 2 --quiet & else yes >/dev/null & yes >/dev/null & fi; \
+	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	for i in 1 2 3; do echo "== run $$i of 3 (cores busy) =="; $(PY) -m pytest -q || exit 1; done
 
 # The reliability suite alone: fuzzing, floods, lost JACK/MIDI devices, damaged files, hostile numbers.
 reliability: $(VENV)/.installed
