@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 
 from gesam_engine import __version__
 from gesam_engine.cli import (
-    bake_cmd, devices_cmd, evaluate_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd, train_cmd,
+    bake_cmd, corpus_cmd, devices_cmd, evaluate_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd,
+    train_cmd,
 )
 
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
@@ -30,6 +31,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
     ("kit", "kits: write a kit file to edit (new), export a kit as SFZ samples (export)",
      kit_cmd.add_kit_parser, kit_cmd.run_kit),
     ("synth-kit", "write a procedural drum kit (for demos and tests)", synth_cmd.add_synth_parser, synth_cmd.run_synth),
+    ("corpus", "build the training corpus from the packaged drum sources (build), or print its counts (info)",
+     corpus_cmd.add_corpus_parser, corpus_cmd.run_corpus),
 ]
 
 
