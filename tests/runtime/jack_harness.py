@@ -8,6 +8,11 @@ server zombifies a client whose process callback misses its deadline (then its p
 names, ``connect`` fails with ``'system:monitor_2' -> ''`` and a later ``get_array`` can touch
 freed memory). The recorder connects by port names after the monitor ports exist, its process
 callback never raises, and a shutdown by the server is reported by ``take()`` instead of crashing.
+
+JACK keeps at most 8 servers in a shared-memory registry, and a jackd that was killed (a crashed
+run) leaves its entry behind. jackd reclaims a dead entry only for a server of the same name, so
+the test servers take their names from a fixed pool of 8 (``gesam-test-0`` .. ``-7``, skipping
+one that runs): whatever a crash left behind is reused by the next run instead of piling up.
 """
 
 from __future__ import annotations
@@ -46,30 +51,42 @@ class JackServer:
     """jackd -n NAME --no-realtime -t TIMEOUT -d dummy -m, with start/stop for device-loss tests."""
 
     def __init__(self, rate: int = 48000, period: int = 1024) -> None:
-        self.name = f"gesam-test-{uuid.uuid4().hex[:8]}"
+        self.name = ""  # chosen from NAME_POOL by start()
         self.rate, self.period = rate, period
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start jackd and wait until it accepts clients (10 s at most).
+        """Start jackd under the first free pool name and wait until it accepts clients.
 
-        If JACK's registry is full of servers that were killed (none is running), it is cleared
-        and the start tried once more.
+        If JACK's registry is full of entries under other names and no jackd runs at all, the
+        registry is cleared once, but only before this process has opened a JACK client (libjack
+        keeps the old registry mapped in a process that has).
         """
-        log = self._start_once()
-        if log is not None and "Too many servers" in log and not _jackd_running():
-            _clear_stale_jack_shm()
-            log = self._start_once()
-        if log is not None:
-            raise RuntimeError(f"jackd {self.name} did not start:\n{log}")
+        logs = []
+        for name in NAME_POOL:
+            if _server_running(name):
+                continue
+            log = self._start_once(name)
+            if log is None:
+                return
+            logs.append(f"{name}: {log.strip()}")
+            if "Too many servers" in log:
+                if _jackd_running() or _STATE["clients_opened"]:
+                    break
+                _clear_stale_jack_shm()
+                _STATE["clients_opened"] = True  # clear at most once per process
+                if self._start_once(name) is None:
+                    return
+        raise RuntimeError("no JACK test server could start:\n" + "\n".join(logs[-3:]))
 
-    def _start_once(self) -> str | None:
-        """Start jackd; None when it serves, else what it printed."""
-        cmd = ["jackd", "-n", self.name, "--no-realtime", "-t", str(CLIENT_TIMEOUT_MS),
+    def _start_once(self, name: str) -> str | None:
+        """Start jackd as ``name``; None when it serves, else what it printed."""
+        cmd = ["jackd", "-n", name, "--no-realtime", "-t", str(CLIENT_TIMEOUT_MS),
                "-d", "dummy", "-m", "-r", str(self.rate), "-p", str(self.period)]
+        self.name = name
         with tempfile.TemporaryFile() as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-            waited = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], capture_output=True)
+            waited = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True)
             if waited.returncode == 0 and self.proc.poll() is None:
                 return None
             self.stop()
@@ -90,6 +107,15 @@ class JackServer:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+NAME_POOL = tuple(f"gesam-test-{i}" for i in range(8))  # JACK's registry holds 8 servers
+_STATE = {"clients_opened": False}  # whether this process has opened a JACK client yet
+
+
+def _server_running(name: str) -> bool:
+    """Whether a JACK server of that name answers now."""
+    return subprocess.run(["jack_wait", "-s", name, "-c"], capture_output=True, text=True).stdout.strip() == "running"
 
 
 def _jackd_running() -> bool:
@@ -115,6 +141,7 @@ class Recorder:
     def __init__(self, server: str, channels: int = 2, seconds: float = 30.0) -> None:
         import jack
 
+        _STATE["clients_opened"] = True
         self.client = jack.Client(f"recorder-{uuid.uuid4().hex[:6]}", servername=server, no_start_server=True)
         self.rate = self.client.samplerate
         self.buffer = np.zeros((int(seconds * self.rate), channels), dtype=np.float32)
@@ -189,6 +216,7 @@ def jack_server(monkeypatch) -> Iterator[JackServer]:
         missing_part("jackd / JACK-Client not installed (apt-get install jackd2; pip install JACK-Client)")
     server = JackServer()
     server.start()
+    _STATE["clients_opened"] = True  # the test opens clients in this process from now on
     monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     try:
