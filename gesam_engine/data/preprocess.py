@@ -95,11 +95,8 @@ def _normalise_loudness(wave: np.ndarray, sound_len: int, config: PreprocessConf
     return (wave * gain).astype(np.float32)
 
 
-def prepare_wave(wave: np.ndarray, rate: int, config: PreprocessConfig) -> np.ndarray:
-    """Mono wave [L] at ``rate`` -> float32 [config.n_samples] at ``config.sample_rate``.
-
-    Raises AudioFileError for empty, non-finite ("contains NaN") or silent input.
-    """
+def checked_mono(wave: np.ndarray) -> np.ndarray:
+    """``wave`` as float32 [L]; AudioFileError if it is not mono, is empty or holds NaN/inf."""
     w = np.asarray(wave, dtype=np.float32)
     if w.ndim != 1:
         raise AudioFileError(f"expected a mono wave [L], got shape {w.shape}")
@@ -107,7 +104,15 @@ def prepare_wave(wave: np.ndarray, rate: int, config: PreprocessConfig) -> np.nd
         raise AudioFileError("empty file (no audio frames)")
     if not np.all(np.isfinite(w)):
         raise AudioFileError("contains NaN or infinite sample values")
-    w = resample(w, rate, config.sample_rate)
+    return w
+
+
+def prepare_wave(wave: np.ndarray, rate: int, config: PreprocessConfig) -> np.ndarray:
+    """Mono wave [L] at ``rate`` -> float32 [config.n_samples] at ``config.sample_rate``.
+
+    Raises AudioFileError for empty, non-finite ("contains NaN") or silent input.
+    """
+    w = resample(checked_mono(wave), rate, config.sample_rate)
     sr = config.sample_rate
     peak = float(np.max(np.abs(w))) if w.size else 0.0
     peak_db = 20.0 * np.log10(peak) if peak > 0 else -np.inf

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from gesam_engine.config import check
 from gesam_engine.data.audio_io import resample
+from gesam_engine.data.preprocess import checked_mono
 from gesam_engine.errors import AudioFileError
 
 FINGERPRINT_BANDS = 40
@@ -79,13 +80,7 @@ def trim(wave: np.ndarray, rate: int, config: OneShotConfig) -> np.ndarray:
 
     Raises AudioFileError for non-mono, non-finite, silent or too-short input.
     """
-    w = np.asarray(wave, dtype=np.float32)
-    if w.ndim != 1:
-        raise AudioFileError(f"expected a mono wave [L], got shape {w.shape}")
-    if w.size == 0:
-        raise AudioFileError("empty (no audio frames)")
-    if not np.all(np.isfinite(w)):
-        raise AudioFileError("contains NaN or infinite samples")
+    w = checked_mono(wave)
     if rate != config.sample_rate:
         w = resample(w, rate, config.sample_rate)
     rate = config.sample_rate
