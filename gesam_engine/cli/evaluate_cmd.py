@@ -10,10 +10,13 @@ from pathlib import Path
 def add_evaluate_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam evaluate``."""
     p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
-    p.add_argument("--train", nargs="+", required=True, type=Path, metavar="DIR",
-                   help="the folders the model was trained on (for the 5-nearest-neighbour baseline)")
+    p.add_argument("--train", nargs="+", type=Path, metavar="DIR",
+                   help="the folders the model was trained on (for the 5-nearest-neighbour baseline); default: "
+                        "the files model.json records, checked by sha256 (this overrides them)")
     p.add_argument("--val", nargs="+", required=True, type=Path, metavar="DIR",
                    help="held-out folders (other kits than --train: a sound in both is dropped and counted)")
+    p.add_argument("--grid", type=int, default=8, metavar="N",
+                   help="an N x N grid of the map for the realism and loudness figures (default 8; 0: none)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="feature cache (default $GESAM_CACHE or ~/.cache/gesam)")
     p.add_argument("--write", action="store_true", help="store the figures in the model's model.json under \"evaluation\"")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
@@ -36,19 +39,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.gesam_model import GesamModel, resolve_device
     from gesam_engine.training import default_cache_dir
-    from gesam_engine.training.evaluate import evaluate_model, format_table
+    from gesam_engine.training.evaluate import evaluate_model, format_summary, format_table
 
     model_dir = find_model(args.model)
     model = GesamModel.load(model_dir, resolve_device(args.device))
-    result = evaluate_model(model, args.train, args.val, args.cache or default_cache_dir(), progress=not args.quiet)
-    held = result["held_out"]
+    result = evaluate_model(model, args.train, args.val, args.cache or default_cache_dir(), grid=args.grid,
+                            progress=not args.quiet)
+    held, training = result["held_out"], result["training"]
+    source = "as recorded in model.json" if training["source"] == "model.json" else "under --train"
     print(f"held out: {held['n_sounds']} sounds ({held['dropped_duplicates_of_training']} duplicates of training "
-          f"sounds dropped); training: {result['training']['n_sounds']} sounds")
+          f"sounds dropped); training: {training['n_sounds']} sounds {source}")
     print(format_table(result))
     print(f"lowest frame MAE: {result['best_frame_mae']}; best class match: {result['best_class_match']}; "
           f"transformer best on both (as in the paper): {'yes' if result['transformer_best_on_both'] else 'no'}")
-    print(f"codec round trip on the held-out sounds: MR-STFT {result['codec']['mrstft_round_trip']} "
-          f"(silence scores {result['codec']['mrstft_silence_reference']})")
+    print(format_summary(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
