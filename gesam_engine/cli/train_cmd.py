@@ -1,9 +1,17 @@
-"""``gesam train``: sample folders -> a model directory, in three stages (VAE map, transformer, classifier)."""
+"""``gesam train``: sample folders -> a model directory, in three stages (VAE map, transformer, classifier).
+
+A run keeps a checkpoint in ``<output>.partial/``; Ctrl-C (or SIGTERM) stops it at the end of the
+current epoch after a checkpoint, and ``--resume`` continues it. A second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import threading
 from pathlib import Path
+from typing import Any, Iterator
 
 
 def add_train_parser(p: argparse.ArgumentParser) -> None:
@@ -23,31 +31,74 @@ def add_train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, metavar="DIR", help="feature cache (default $GESAM_CACHE or ~/.cache/gesam)")
     p.add_argument("--no-cache", action="store_true", help="decode every file, keep nothing")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing model directory (one with model.json) or an empty folder; any other folder is refused")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+                   help="replace an existing model directory (one with model.json) or an empty folder (any other folder is refused); "
+                        "without --resume, also delete an interrupted run's checkpoint (OUTPUT.partial) and start over")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run whose checkpoint is in OUTPUT.partial (same --data and settings)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads (default [train] threads, else 1 on CPU: more are often slower beside other work)")
+    p.add_argument("--checkpoint-minutes", type=float, metavar="M",
+                   help="write a resumable checkpoint this often (default 5; 0 = after every epoch) and at each stage's end")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no checkpoint lines")
+    shown.add_argument("--progress", action="store_true",
+                       help="progress bars even when stderr is not a terminal (by default only on a terminal)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     train: dict[str, object] = {}
     if args.epochs is not None:
         train.update(vae_epochs=args.epochs, transformer_epochs=args.epochs, classifier_epochs=args.epochs)
-    for key in ("vae_epochs", "transformer_epochs", "classifier_epochs", "seed", "device"):
+    for key in ("vae_epochs", "transformer_epochs", "classifier_epochs", "seed", "device", "threads", "checkpoint_minutes"):
         value = getattr(args, key)
         if value is not None:
             train[key] = value
     return {"train": train} if train else {}
 
 
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """SIGINT/SIGTERM ask ``stop`` (a resume.StopRequest) to end training after this epoch's checkpoint;
+    a second signal, or one while no stage is training, stops at once (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.reason is not None or not stop.request(names.get(signum, str(signum))):
+            raise KeyboardInterrupt
+        print(f"\n{stop.reason}: stopping at the end of this epoch after a checkpoint "
+              "(again to stop at once and lose the epochs since the last checkpoint)", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, handle) for s in names}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train and print a summary: files used and skipped, classes, times, where the model went.
 
-    The output folder is checked before any work (train_model): see ``checkpoint.check_output``."""
+    The output folder is checked before any work (train_model): see ``checkpoint.check_output``.
+    A stop by signal prints where the checkpoint is and exits 130."""
     from gesam_engine.data import format_skip_report
     from gesam_engine.training import default_cache_dir, load_settings, train_model
+    from gesam_engine.training.resume import StopRequest, TrainingStopped
 
     settings = load_settings(args.config, _overrides(args))
     cache = None if args.no_cache else (args.cache or default_cache_dir())
-    _, report = train_model(args.data, settings, args.output, cache, force=args.force, progress=not args.quiet)
+    progress = False if args.quiet else (True if args.progress else None)
+    stop = StopRequest()
+    try:
+        with _stop_on_signals(stop):
+            _, report = train_model(args.data, settings, args.output, cache, force=args.force, progress=progress,
+                                    resume=args.resume, stop=stop)
+    except TrainingStopped as exc:
+        print(f"gesam train: {exc}", file=sys.stderr)
+        return 130
     corpus = report["corpus"]
     print(f"\ntrained on {corpus['n_files']} files ({corpus['cache_hits']} from cache), skipped {corpus['n_skipped']}")
     if report["skipped"]:
@@ -63,6 +114,7 @@ def run_train(args: argparse.Namespace) -> int:
         holdout = c.get("holdout_accuracy")
         print(f"classifier: {c['epochs']} epochs, holdout accuracy "
               + ("n/a (too few sounds per class)" if holdout is None else f"{holdout:.1%}"))
-    print(f"device {report['device']} ({report['hardware']}), total {report['seconds']:.1f} s")
+    resumed = f", resumed after {report['resumed_after']}" if "resumed_after" in report else ""
+    print(f"device {report['device']} ({report['hardware']}), total {report['seconds']:.1f} s{resumed}")
     print(f"model written to {report['output']}")
     return 0

@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from gesam_engine.config import check, to_dict
 from gesam_engine.errors import ConfigError
 from gesam_engine.models import ClassifierConfig, FrameClassifier
-from gesam_engine.training.loop import run_epochs
+from gesam_engine.training.loop import EpochHook, run_epochs
 from gesam_engine.training.settings import TrainConfig
+from gesam_engine.training.train_state import LoopState
 
 HOLDOUT_SHARE = 0.15
 
@@ -91,12 +92,17 @@ def train_classifier(
     cfg: ClassifierConfig,
     train: TrainConfig,
     device: torch.device,
-    progress: bool = True,
+    progress: bool | None = True,
     class_names: Sequence[str] | None = None,
     augment: Augment = Augment(),
+    *,
+    resume: LoopState | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> tuple[FrameClassifier, dict[str, Any]]:
     """Train on frames [N, T, D] with labels [N] (int64 in 0..n_classes-1); returns the model (eval,
-    on ``device``) and a JSON-ready history with held-out and per-class accuracy (None without a holdout)."""
+    on ``device``) and a JSON-ready history with held-out and per-class accuracy (None without a holdout).
+
+    ``resume`` continues a stopped run; ``on_epoch`` sees every finished epoch (see ``run_epochs``)."""
     y = np.asarray(torch.as_tensor(labels).cpu(), dtype=np.int64)
     if frames.ndim != 3 or frames.shape[0] != y.size:
         raise ConfigError(f"train_classifier needs frames [N, T, D] and N labels, got {tuple(frames.shape)} and {y.size}")
@@ -134,6 +140,7 @@ def train_classifier(
         model, int(train_idx.size), step, epochs=train.classifier_epochs, batch_size=train.batch_size,
         lr=train.classifier_lr, weight_decay=train.weight_decay, grad_clip=train.grad_clip,
         seed=train.seed + 2, device=device, desc="stage 3 classifier", progress=progress,
+        resume=resume, on_epoch=on_epoch,
     )
     train_acc, _ = _accuracy(model.probabilities(data).argmax(-1), y[train_idx], names)
     hold_frames = frames[torch.from_numpy(hold_idx)]

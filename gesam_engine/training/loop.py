@@ -1,5 +1,6 @@
-"""The shared minibatch loop of both training stages: seeded shuffling, AdamW, cosine decay,
-gradient clipping, and a progress bar per stage that shows each epoch's loss."""
+"""The shared minibatch loop of every training stage: seeded shuffling, AdamW, cosine decay,
+gradient clipping, a progress bar per stage (epoch, ETA, loss), and a hook after each epoch
+that may save a resumable ``LoopState`` or stop the run."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from gesam_engine.errors import CheckpointError
+from gesam_engine.training.train_state import LoopState
+
 # A step function gets (batch indices, epoch progress in [0, epochs)) and returns the loss
 # to minimise plus named figures to average over the epoch.
 StepFn = Callable[[torch.Tensor, float], tuple[torch.Tensor, dict[str, float]]]
+# Called after every epoch with (epochs done, total epochs, a function that captures the live
+# state); it may write that state out and may raise to stop (resume.TrainingStopped).
+EpochHook = Callable[[int, int, Callable[[], LoopState]], None]
 
 
 def run_epochs(
@@ -28,37 +35,59 @@ def run_epochs(
     seed: int,
     device: torch.device,
     desc: str,
-    progress: bool = True,
+    progress: bool | None = True,
+    resume: LoopState | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> dict[str, object]:
-    """Train ``module`` for ``epochs`` over ``n_items`` shuffled items; returns a history summary."""
+    """Train ``module`` for ``epochs`` over ``n_items`` shuffled items; returns a history summary.
+
+    ``resume`` continues a captured state exactly (same shuffles, noise and optimiser moments),
+    so a run stopped and resumed ends with the weights of one that never stopped. ``progress``
+    None shows the bar only on a terminal; False never."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     batches_per_epoch = max(1, math.ceil(n_items / batch_size))
     total = epochs * batches_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     history: list[dict[str, float]] = []
+    start, before = 0, 0.0
+    if resume is not None:
+        if not 0 <= resume.epoch <= epochs or resume.epochs != epochs:
+            raise CheckpointError(f"{desc}: the checkpoint stopped after epoch {resume.epoch} of {resume.epochs}, "
+                                  f"but this run has {epochs} epochs")
+        resume.restore(module, opt, sched, gen, device)
+        history, start, before = list(resume.history), resume.epoch, resume.seconds
     started = time.perf_counter()
     module.train()
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, dynamic_ncols=True)
-    for epoch in bar:
-        order = torch.randperm(n_items, generator=gen)
-        sums: dict[str, float] = {}
-        for b in range(batches_per_epoch):
-            idx = order[b * batch_size : (b + 1) * batch_size].to(device)
-            loss, figures = step(idx, epoch + b / batches_per_epoch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
-            opt.step()
-            sched.step()
-            for k, v in figures.items():
-                sums[k] = sums.get(k, 0.0) + v
-        means = {k: v / batches_per_epoch for k, v in sums.items()}
-        history.append(means)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
+    with tqdm(total=epochs, initial=start, desc=desc, unit="epoch", disable=None if progress is None else not progress,
+              dynamic_ncols=True) as bar:
+        if history:
+            bar.set_postfix({k: f"{v:.4f}" for k, v in history[-1].items()})
+        for epoch in range(start, epochs):
+            order = torch.randperm(n_items, generator=gen)
+            sums: dict[str, float] = {}
+            for b in range(batches_per_epoch):
+                idx = order[b * batch_size : (b + 1) * batch_size].to(device)
+                loss, figures = step(idx, epoch + b / batches_per_epoch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+                opt.step()
+                sched.step()
+                for k, v in figures.items():
+                    sums[k] = sums.get(k, 0.0) + v
+            means = {k: v / batches_per_epoch for k, v in sums.items()}
+            history.append(means)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()}, refresh=False)
+            bar.update(1)
+            if on_epoch is not None:
+                done = epoch + 1
+                seconds = before + time.perf_counter() - started
+                on_epoch(done, epochs, lambda: LoopState.capture(done, epochs, module, opt, sched, gen, device,
+                                                                 history, seconds))
     module.eval()
-    seconds = time.perf_counter() - started
+    seconds = before + time.perf_counter() - started
     return {
         "epochs": epochs,
         "seconds": round(seconds, 3),

@@ -1,4 +1,5 @@
-"""``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> classifier -> model directory."""
+"""``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> classifier -> model directory,
+with a resumable checkpoint beside the output along the way."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime
 import json
 import os
 import platform
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,14 +14,18 @@ import numpy as np
 import torch
 
 from gesam_engine import __version__
-from gesam_engine.checkpoint import check_output
+from gesam_engine.checkpoint import check_output, load_state
 from gesam_engine.coordinates import MapExtent
 from gesam_engine.data import Corpus, build_corpus
 from gesam_engine.gesam_model import GesamModel, resolve_device
 from gesam_engine.config import to_dict
-from gesam_engine.models import FrameClassifier
+from gesam_engine.models import FrameClassifier, MapTransformer, MapVAE
 from gesam_engine.training.classifier_trainer import train_classifier
+from gesam_engine.training.corpus_record import corpus_record
+from gesam_engine.training.loop import EpochHook
+from gesam_engine.training.resume import STAGE_NAMES, Checkpointer, Resumed, StopRequest
 from gesam_engine.training.settings import TrainSettings
+from gesam_engine.training.train_state import LoopState
 from gesam_engine.training.transformer_trainer import train_transformer
 from gesam_engine.training.vae_trainer import encode_all, train_vae
 
@@ -58,7 +62,13 @@ def _hardware(device: torch.device) -> str:
 
 
 def _train_classifier(
-    corpus: Corpus, frames: torch.Tensor, settings: TrainSettings, device: torch.device, progress: bool
+    corpus: Corpus,
+    frames: torch.Tensor,
+    settings: TrainSettings,
+    device: torch.device,
+    progress: bool | None,
+    resume: LoopState | None,
+    on_epoch: EpochHook | None,
 ) -> tuple[FrameClassifier | None, dict[str, Any]]:
     """Stage 3 when the corpus has items of at least two classes; else (None, why there is none)."""
     labels = corpus.label_ids()
@@ -69,9 +79,16 @@ def _train_classifier(
     cfg = settings.classifier_config(len(corpus.class_names))
     classifier, history = train_classifier(
         frames, torch.from_numpy(labels), len(corpus.class_names), cfg, settings.train, device, progress,
-        class_names=corpus.class_names,
+        class_names=corpus.class_names, resume=resume, on_epoch=on_epoch,
     )
     return classifier.cpu(), history
+
+
+def _restored(module: torch.nn.Module, weights: dict[str, torch.Tensor], stage: str, ckpt: Checkpointer) -> Any:
+    """A finished stage's module with its weights from the checkpoint (eval mode)."""
+    load_state(module, weights, ckpt.folder / f"checkpoint ({stage} weights)")
+    ckpt.say(f"{STAGE_NAMES[stage]}: finished before the interruption, weights from the checkpoint")
+    return module.eval()
 
 
 def train_model(
@@ -80,40 +97,117 @@ def train_model(
     output: Path,
     cache_dir: Path | None = None,
     force: bool = False,
-    progress: bool = True,
+    progress: bool | None = True,
+    *,
+    resume: bool = False,
+    stop: StopRequest | None = None,
 ) -> tuple[GesamModel, dict[str, Any]]:
     """Train every stage on the audio under ``roots`` and write the model directory ``output``.
 
     The classifier (stage 3) is trained only when the corpus holds at least two classes; the
     report's ``classifier`` entry then holds its history, else ``{"skipped": reason}``. The output
     is checked before any work (``checkpoint.check_output``): ``force`` replaces only a model
-    directory or an empty folder, and no sample folder in ``roots`` is ever replaced."""
-    check_output(output, force, roots)
-    started = time.perf_counter()
+    directory or an empty folder, and no sample folder in ``roots`` is ever replaced.
+
+    A checkpoint goes to ``<output>.partial/`` every ``train.checkpoint_minutes`` and at each
+    stage's end (see ``resume``); ``resume`` continues from it (same settings and corpus, or a
+    CheckpointError saying what differs) and ends with the weights an uninterrupted run would
+    have; ``stop`` ends the run at an epoch's end with ``TrainingStopped``. Torch runs on
+    ``train.threads`` threads (0: one on CPU) and the previous count is restored at the end.
+    ``progress`` None shows bars only on a terminal."""
     train = settings.train
-    if train.threads:
-        torch.set_num_threads(train.threads)
     device = resolve_device(train.device)
+    ckpt = Checkpointer(output, train.checkpoint_minutes * 60, stop, progress)
+    if resume:  # reading the checkpoint first: "nothing to resume" says more than "the output exists"
+        resumed = ckpt.prepare(resume, force, settings.result_dict(), device)
+        check_output(output, force, roots)
+    else:
+        check_output(output, force, roots)
+        resumed = ckpt.prepare(resume, force, settings.result_dict(), device)
+    previous = torch.get_num_threads()
+    threads = train.threads or (1 if device.type == "cpu" else previous)
+    torch.set_num_threads(threads)
+    try:
+        return _train(roots, settings, output, cache_dir, force, progress, device, threads, ckpt, resumed)
+    finally:
+        ckpt.release()
+        torch.set_num_threads(previous)
+
+
+def _train(
+    roots: Sequence[Path],
+    settings: TrainSettings,
+    output: Path,
+    cache_dir: Path | None,
+    force: bool,
+    progress: bool | None,
+    device: torch.device,
+    threads: int,
+    ckpt: Checkpointer,
+    resumed: Resumed | None,
+) -> tuple[GesamModel, dict[str, Any]]:
+    """``train_model`` once the output, the checkpoint and the threads are settled."""
+    train = settings.train
     codec = settings.make_codec()
     corpus = build_corpus(roots, codec, settings.preprocess, settings.labels, cache_dir, progress=progress)
+    record = corpus_record(roots, corpus)
+    done: dict[str, dict[str, Any]] = {}
+    weights: dict[str, dict[str, torch.Tensor]] = {}
+    current: tuple[str, LoopState] | None = None
+    if resumed is not None:
+        ckpt.check_corpus(record)
+        done, weights, current = resumed.done, resumed.weights, resumed.current
+        ckpt.say(f"resuming after {resumed.where} (from {ckpt.folder})")
+    ckpt.begin(settings.result_dict(), record, device)
+
+    def state(stage: str) -> LoopState | None:
+        return current[1] if current is not None and current[0] == stage else None
+
     frames = torch.from_numpy(corpus.frames)
-    vae, vae_hist = train_vae(frames, settings.vae, train, device, progress)
+    if "vae" in done:
+        vae, vae_hist = _restored(MapVAE(settings.vae).to(device), weights.get("vae", {}), "vae", ckpt), done["vae"]
+    else:
+        vae, vae_hist = train_vae(frames, settings.vae, train, device, progress, resume=state("vae"), on_epoch=ckpt.hook("vae"))
+        ckpt.finish_stage("vae", vae, vae_hist)
     latent = encode_all(vae, frames, device)  # (N, 2)
-    transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress)
-    classifier, clf_hist = _train_classifier(corpus, frames, settings, device, progress)
+    if "transformer" in done:
+        transformer = _restored(MapTransformer(settings.transformer).to(device), weights.get("transformer", {}),
+                                "transformer", ckpt)
+        tf_hist = done["transformer"]
+    else:
+        transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress,
+                                                 resume=state("transformer"), on_epoch=ckpt.hook("transformer"))
+        ckpt.finish_stage("transformer", transformer, tf_hist)
+    classifier: FrameClassifier | None
+    if "classifier" in done:
+        clf_hist = done["classifier"]
+        classifier = None if "skipped" in clf_hist else _restored(
+            FrameClassifier(settings.classifier_config(len(corpus.class_names))), weights.get("classifier", {}),
+            "classifier", ckpt)
+    else:
+        classifier, clf_hist = _train_classifier(corpus, frames, settings, device, progress, state("classifier"),
+                                                 ckpt.hook("classifier"))
+        if classifier is None:
+            ckpt.skip_stage("classifier", clf_hist)
+        else:
+            ckpt.finish_stage("classifier", classifier, clf_hist)
+    ckpt.release()
     extent = MapExtent.around(latent.numpy())
     n_samples = round(settings.preprocess.duration_s * settings.preprocess.sample_rate)
-    training = {
-        "corpus": corpus.summary(),
+    training: dict[str, Any] = {
+        "corpus": {**corpus.summary(), "folders": record["folders"], "sha256": record["sha256"], "files": record["files"]},
         "vae": vae_hist,
         "transformer": tf_hist,
         "classifier": clf_hist,
         "device": str(device),
         "hardware": _hardware(device),
+        "threads": threads,
         "torch": torch.__version__,
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(ckpt.seconds(), 2),
         "seed": train.seed,
     }
+    if resumed is not None:
+        training["resumed_after"] = resumed.where
     card = {
         "gesam_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -125,8 +219,10 @@ def train_model(
     if classifier is not None:
         card["classifier"] = to_dict(classifier.config)
     model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card,
-                       classifier=classifier)
+                       classifier=classifier.cpu() if classifier is not None else None)
     points = extent.to_normalised(latent.numpy())
     model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force, data_roots=roots)
-    report = {"output": str(output), "skipped": corpus.skipped, **training}
+    ckpt.clear()
+    report = {"output": str(output), "skipped": corpus.skipped, "checkpoint_ms": ckpt.write_ms,
+              "checkpoint_folder": str(ckpt.folder), **training}
     return model, report

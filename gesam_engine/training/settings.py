@@ -20,6 +20,8 @@ from gesam_engine.models import ClassifierConfig, TransformerConfig, VAEConfig
 
 SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "classifier", "train")
 DERIVED = ("n_frames", "n_features")
+# [train] keys that change how a run is carried out, never what it learns: a resumed run may change them.
+RUN_KEYS = ("threads", "checkpoint_minutes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,8 @@ class TrainConfig:
 
     seed: int = 0
     device: str = "auto"
-    threads: int = 0
+    threads: int = 0  # torch threads; 0 = one on CPU (two were 16-65x slower than one beside other work)
+    checkpoint_minutes: float = 5.0  # a resumable checkpoint this often (and at each stage's end); 0 = every epoch
     batch_size: int = 32
     vae_epochs: int = 200
     vae_lr: float = 1e-3
@@ -48,7 +51,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check(self.seed >= 0, f"train.seed must be >= 0, got {self.seed}")
-        check(0 <= self.threads <= 1024, f"train.threads must be in 0..1024 (0 = torch's default), got {self.threads}")
+        check(0 <= self.threads <= 1024,
+              f"train.threads must be in 0..1024 (0 = one thread on CPU, torch's default on a GPU), got {self.threads}")
+        check(0 <= self.checkpoint_minutes <= 10_000,
+              f"train.checkpoint_minutes must be in 0..10000 (0 = after every epoch), got {self.checkpoint_minutes}")
         for name in ("vae_epochs", "transformer_epochs", "classifier_epochs", "warmup_epochs"):
             check(getattr(self, name) <= 1_000_000, f"train.{name} must be at most 1000000, got {getattr(self, name)}")
         check(1 <= self.batch_size <= 4096, f"train.batch_size must be in 1..4096, got {self.batch_size}")
@@ -94,6 +100,13 @@ class TrainSettings:
             "classifier": dict(self.classifier),
             "train": to_dict(self.train),
         }
+
+    def result_dict(self) -> dict[str, Any]:
+        """``to_dict`` less the [train] keys that do not change what is learnt (``RUN_KEYS``):
+        what a resumed run must share with the run it continues."""
+        data = self.to_dict()
+        data["train"] = {k: v for k, v in data["train"].items() if k not in RUN_KEYS}
+        return data
 
 
 def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int, n_features: int) -> Any:

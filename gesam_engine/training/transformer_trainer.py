@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from gesam_engine.models import MapTransformer, TransformerConfig
-from gesam_engine.training.loop import run_epochs
+from gesam_engine.training.loop import EpochHook, run_epochs
 from gesam_engine.training.settings import TrainConfig
+from gesam_engine.training.train_state import LoopState
 
 
 def train_transformer(
@@ -20,9 +21,14 @@ def train_transformer(
     config: TransformerConfig,
     train: TrainConfig,
     device: torch.device,
-    progress: bool = True,
+    progress: bool | None = True,
+    *,
+    resume: LoopState | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> tuple[MapTransformer, dict[str, object]]:
-    """Train on frames [N, T, D] conditioned on their latent map points [N, 2]."""
+    """Train on frames [N, T, D] conditioned on their latent map points [N, 2].
+
+    ``resume`` continues a stopped run; ``on_epoch`` sees every finished epoch (see ``run_epochs``)."""
     torch.manual_seed(train.seed + 1)
     model = MapTransformer(config).to(device)
     data, cond = frames.to(device), points.to(device)
@@ -39,5 +45,6 @@ def train_transformer(
         model, data.shape[0], step, epochs=train.transformer_epochs, batch_size=train.batch_size,
         lr=train.transformer_lr, weight_decay=train.weight_decay, grad_clip=train.grad_clip,
         seed=train.seed + 1, device=device, desc="stage 2 transformer", progress=progress,
+        resume=resume, on_epoch=on_epoch,
     )
     return model, history

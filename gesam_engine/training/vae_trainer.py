@@ -7,14 +7,24 @@ import torch.nn.functional as F
 
 from gesam_engine.models import MapVAE, VAEConfig
 from gesam_engine.models.regularizers import kl_divergence, repulsion_loss, spatial_loss, warmup
-from gesam_engine.training.loop import run_epochs
+from gesam_engine.training.loop import EpochHook, run_epochs
 from gesam_engine.training.settings import TrainConfig
+from gesam_engine.training.train_state import LoopState
 
 
 def train_vae(
-    frames: torch.Tensor, config: VAEConfig, train: TrainConfig, device: torch.device, progress: bool = True
+    frames: torch.Tensor,
+    config: VAEConfig,
+    train: TrainConfig,
+    device: torch.device,
+    progress: bool | None = True,
+    *,
+    resume: LoopState | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> tuple[MapVAE, dict[str, object]]:
-    """Train a map VAE on frames [N, T, D]; deterministic for a given ``train.seed`` on one device."""
+    """Train a map VAE on frames [N, T, D]; deterministic for a given ``train.seed`` on one device.
+
+    ``resume`` continues a stopped run; ``on_epoch`` sees every finished epoch (see ``run_epochs``)."""
     torch.manual_seed(train.seed)
     vae = MapVAE(config).to(device)
     data = frames.to(device)
@@ -33,7 +43,7 @@ def train_vae(
     history = run_epochs(
         vae, data.shape[0], step, epochs=train.vae_epochs, batch_size=train.batch_size, lr=train.vae_lr,
         weight_decay=train.weight_decay, grad_clip=train.grad_clip, seed=train.seed, device=device,
-        desc="stage 1 VAE", progress=progress,
+        desc="stage 1 VAE", progress=progress, resume=resume, on_epoch=on_epoch,
     )
     return vae, history
 
