@@ -2,7 +2,7 @@
 
 Never pickle: weights are safetensors, everything else JSON. Each weight file's sha256 is
 recorded in model.json, so a truncated or tampered file is refused before it is parsed; a
-card over 1 MB, nested too deeply, or a FIFO/device in place of a file is refused, not waited on.
+card over 16 MB, nested too deeply, or a FIFO/device in place of a file is refused, not waited on.
 Writes go to a temporary sibling directory that is renamed into place when complete; ``--force``
 replaces only a model directory or an empty folder, never a folder of samples.
 """
@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 CARD = "model.json"
 WEIGHT_FILES = ("vae.safetensors", "transformer.safetensors")
 OPTIONAL_WEIGHT_FILES = ("classifier.safetensors",)
-CARD_LIMIT = 1_000_000  # bytes: a real model.json is a few kB; anything near this is not one
+CARD_LIMIT = 16_000_000  # bytes: a model.json is a few kB plus ~210 B per training file it records (10 k files: 2 MB)
 
 
 def sha256_file(path: Path) -> str:

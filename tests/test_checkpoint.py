@@ -189,11 +189,11 @@ def test_a_device_in_place_of_weights_is_refused_as_such(model_dir):
 
 
 @pytest.mark.reliability
-def test_a_model_json_over_1_mb_is_refused_before_parsing(model_dir):
+def test_a_model_json_over_16_mb_is_refused_before_parsing(model_dir):
     card = json.loads((model_dir / "model.json").read_text())
-    card["padding"] = "x" * 2_000_000  # valid JSON, a valid card otherwise
+    card["padding"] = "x" * 17_000_000  # valid JSON, a valid card otherwise
     (model_dir / "model.json").write_text(json.dumps(card))
-    with pytest.raises(CheckpointError, match="model.json is larger than 1 MB"):
+    with pytest.raises(CheckpointError, match="model.json is larger than 16 MB"):
         GesamModel.load(model_dir)
 
 
