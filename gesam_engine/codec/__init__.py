@@ -6,11 +6,12 @@ from typing import Any, Callable
 
 from gesam_engine.codec.base import Codec
 from gesam_engine.codec.mel import MelCodec, MelCodecConfig
+from gesam_engine.codec.stft import StftCodec, StftCodecConfig
 from gesam_engine.errors import ConfigError
 
-__all__ = ["Codec", "MelCodec", "MelCodecConfig", "make_codec", "CODECS"]
+__all__ = ["Codec", "MelCodec", "MelCodecConfig", "StftCodec", "StftCodecConfig", "make_codec", "CODECS"]
 
-CODECS: dict[str, Callable[[dict[str, Any]], Codec]] = {"mel": MelCodec.from_config}
+CODECS: dict[str, Callable[[dict[str, Any]], Codec]] = {"mel": MelCodec.from_config, "stft": StftCodec.from_config}
 
 
 def make_codec(config: dict[str, Any] | None = None) -> Codec:

@@ -1,5 +1,6 @@
 """The default codec: log-mel frames, decoded by a pseudo-inverse mel filterbank plus fast
 Griffin-Lim (Perraudin et al. 2013), written in torch so decoding batches and runs on a GPU.
+Griffin-Lim starts from a seeded random phase, or from PGHI with ``phase_init = "pghi"``.
 
 It needs no downloaded weights. librosa builds the mel filterbank; torch.stft/istft do the
 transforms (librosa.griffinlim is numpy-only and cannot batch on a GPU, hence our own loop).
@@ -14,6 +15,7 @@ import librosa
 import numpy as np
 import torch
 
+from gesam_engine.codec.phase import check_phase_init, griffin_lim, initial_angles
 from gesam_engine.config import check, from_dict, to_dict
 from gesam_engine.errors import CodecError
 
@@ -32,6 +34,8 @@ class MelCodecConfig:
     griffin_lim_iters: int = 32
     momentum: float = 0.99
     seed: int = 0
+    phase_init: str = "random"  # "pghi": PGHI start, as good after 4 iterations as "random" after 32
+    pghi_tol: float = 1e-5  # bins this far under the loudest (amplitude ratio) keep the random phase
 
     def __post_init__(self) -> None:
         check(8000 <= self.sample_rate <= 192000, f"codec.sample_rate must be in 8000..192000, got {self.sample_rate}")
@@ -43,6 +47,8 @@ class MelCodecConfig:
         check(self.db_floor < 0, f"codec.db_floor must be negative dB, got {self.db_floor}")
         check(0 <= self.griffin_lim_iters <= 1000, f"codec.griffin_lim_iters must be in 0..1000, got {self.griffin_lim_iters}")
         check(0 <= self.momentum < 1, f"codec.momentum must be in [0, 1), got {self.momentum}")
+        check_phase_init(self.phase_init)
+        check(0 < self.pghi_tol < 1, f"codec.pghi_tol must be in (0, 1), got {self.pghi_tol}")
 
 
 class MelCodec:
@@ -68,8 +74,15 @@ class MelCodec:
         return cls(from_dict(MelCodecConfig, data, "codec"))
 
     def to_config(self) -> dict[str, Any]:
-        """JSON-ready settings, including the codec name."""
-        return {"name": self.name, **to_dict(self.config)}
+        """JSON-ready settings, including the codec name.
+
+        With the old random start, the PGHI keys are left out: the settings, and so the identity of
+        every cache and bake made from them (the shipped model's included), stay what they were.
+        """
+        data = {"name": self.name, **to_dict(self.config)}
+        if self.config.phase_init == "random":
+            del data["phase_init"], data["pghi_tol"]
+        return data
 
     def n_frames(self, n_samples: int) -> int:
         """Frames for ``n_samples`` (centred STFT)."""
@@ -81,10 +94,6 @@ class MelCodec:
     def _stft(self, x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
         c = self.config
         return torch.stft(x, c.n_fft, c.hop_length, window=window, center=True, return_complex=True)
-
-    def _istft(self, spec: torch.Tensor, window: torch.Tensor, length: int) -> torch.Tensor:
-        c = self.config
-        return torch.istft(spec, c.n_fft, c.hop_length, window=window, center=True, length=length)
 
     def encode_batch(self, waves: torch.Tensor) -> torch.Tensor:
         """Waves [B, L] float -> frames [B, T, M] float32 in about [0, 1] (0 = floor dB)."""
@@ -112,7 +121,7 @@ class MelCodec:
     def decode_batch(
         self, frames: torch.Tensor, n_samples: int | None = None, iters: int | None = None
     ) -> torch.Tensor:
-        """Frames [B, T, M] -> waves [B, L] by fast Griffin-Lim; deterministic (seeded phase)."""
+        """Frames [B, T, M] -> waves [B, L] by fast Griffin-Lim; deterministic (seeded phase or PGHI)."""
         if frames.ndim != 3 or frames.shape[-1] != self.n_features:
             raise CodecError(
                 f"decode_batch expects frames [B, T, {self.n_features}], got shape {tuple(frames.shape)}"
@@ -124,18 +133,8 @@ class MelCodec:
         length = n_samples if n_samples is not None else (frames.shape[1] - 1) * c.hop_length
         _, _, window = self._on(frames.device)
         mag = self.frames_to_magnitude(frames)  # (B, F, T)
-        gen = torch.Generator().manual_seed(c.seed)
-        # one seeded initial phase shared by every item, so a sound never depends on its batch
-        phase = torch.rand(mag.shape[1:], generator=gen).to(frames.device) * (2 * torch.pi)  # (F, T)
-        angles = torch.polar(torch.ones_like(mag), phase.expand_as(mag))
-        previous = torch.zeros_like(angles)
-        alpha = c.momentum / (1.0 + c.momentum)
-        for _ in range(n_iter):
-            rebuilt = self._stft(self._istft(mag * angles, window, length), window)
-            angles = rebuilt - alpha * previous
-            angles = angles / angles.abs().clamp_min(1e-16)
-            previous = rebuilt
-        return self._istft(mag * angles, window, length)
+        angles = initial_angles(mag, c.phase_init, c.n_fft, c.hop_length, c.seed, c.pghi_tol)  # (B, F, T)
+        return griffin_lim(mag, angles, c.n_fft, c.hop_length, window, length, n_iter, c.momentum)  # (B, L)
 
     def encode(self, wave: np.ndarray) -> np.ndarray:
         """Mono wave [L] -> frames [T, M] float32."""
