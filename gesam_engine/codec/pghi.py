@@ -20,6 +20,8 @@ import math
 import numba
 import numpy as np
 
+from gesam_engine.errors import CodecError
+
 HANN_GAMMA = 0.25645  # gamma / n_fft**2 of the Gaussian closest to a Hann window (LTFAT's pghi)
 BUCKET = 0.01  # heap key resolution in nepers (0.09 dB)
 
@@ -114,12 +116,15 @@ def _integrate(logmag: np.ndarray, step_t: np.ndarray, step_f: np.ndarray, phase
 
 
 @numba.njit(cache=True, nogil=True)
-def _pghi_batch(logmag: np.ndarray, phase: np.ndarray, n_fft: int, hop: int, gamma: float, tol_log: float) -> None:
-    """PGHI over a batch: logmag [B, F, T] natural-log magnitudes; phase [B, F, T] in/out."""
+def _pghi_batch(logmag: np.ndarray, active: np.ndarray, phase: np.ndarray, n_fft: int, hop: int, gamma: float,
+                tol_log: float) -> None:
+    """PGHI over a batch: logmag [B, F, T] natural-log magnitudes; phase [B, F, T] in/out; silent items skipped."""
     n_batch, n_bins, n_frames = logmag.shape
     to_t = hop * n_fft / gamma  # d(log|S|)/d(bin) -> phase step per frame, beyond the bin's own rotation
     to_f = gamma / (hop * n_fft)  # d(log|S|)/d(frame) -> phase step per bin
     for b in range(n_batch):
+        if not active[b]:
+            continue
         s = logmag[b]
         step_t = np.empty((n_bins, n_frames), dtype=np.float64)
         step_f = np.empty((n_bins, n_frames), dtype=np.float64)
@@ -148,13 +153,17 @@ def pghi_phase(
     """Phase [B, F, T] float64 for STFT magnitudes [B, F, T] (F = n_fft // 2 + 1, torch.stft's layout).
 
     Bins more than ``tol`` (relative amplitude) below each item's loudest keep ``init`` (default 0).
-    Each item is integrated on its own, so a batch gives the same phases as single items. Any thread.
+    Each item is integrated on its own, so a batch gives the same phases as single items; the
+    result depends only on the input (no random draw). Any thread; the first call compiles (~2 s,
+    then cached on disk by numba).
     """
     mag = np.asarray(magnitude, dtype=np.float64)
     if mag.ndim != 3 or mag.shape[1] != n_fft // 2 + 1:
-        raise ValueError(f"magnitude must be [B, {n_fft // 2 + 1}, T], got shape {mag.shape}")
+        raise CodecError(f"magnitude must be [B, {n_fft // 2 + 1}, T], got shape {mag.shape}")
     if not 0.0 < tol < 1.0:
-        raise ValueError(f"tol must be in (0, 1), got {tol}")
+        raise CodecError(f"tol must be in (0, 1), got {tol}")
+    if not np.all(np.isfinite(mag)) or np.any(mag < 0):
+        raise CodecError("magnitude must be finite and >= 0")
     g = HANN_GAMMA * n_fft**2 if gamma is None else float(gamma)
     top = mag.reshape(mag.shape[0], -1).max(axis=1, initial=0.0)  # (B,)
     # log floor 11 nepers under tolerance (as LTFAT), so the edge of an island has finite slopes
@@ -163,6 +172,5 @@ def pghi_phase(
     phase = np.zeros(mag.shape, np.float64)  # (B, F, T), C order: the integration writes through views
     if init is not None:
         phase[:] = init
-    _pghi_batch(logmag, phase, n_fft, hop_length, g, math.log(tol))
-    # silent items: the integration starts nowhere, keep the initial phase
+    _pghi_batch(logmag, top > 0, phase, n_fft, hop_length, g, math.log(tol))  # silent items keep ``init``
     return phase

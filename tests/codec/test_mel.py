@@ -81,3 +81,51 @@ def test_bad_settings_name_the_valid_choices():
         make_codec({"n_mel": 64})
     with pytest.raises(ConfigError, match="power of two"):
         MelCodecConfig(n_fft=1000)
+
+
+# model.json of models trained before PGHI: these keys and nothing else
+OLD_SETTINGS = {"name": "mel", "sample_rate": 44100, "n_fft": 1024, "hop_length": 256, "n_mels": 128, "fmin": 0.0,
+                "fmax": None, "db_floor": -100.0, "griffin_lim_iters": 32, "momentum": 0.99, "seed": 0}
+
+
+def _old_decode(codec: MelCodec, frames: torch.Tensor, length: int, n_iter: int) -> torch.Tensor:
+    """The mel decode as it was before PGHI (seeded random phase + fast Griffin-Lim), kept as the reference."""
+    c = codec.config
+    window = torch.hann_window(c.n_fft)
+    stft = lambda x: torch.stft(x, c.n_fft, c.hop_length, window=window, center=True, return_complex=True)  # noqa: E731
+    istft = lambda s: torch.istft(s, c.n_fft, c.hop_length, window=window, center=True, length=length)  # noqa: E731
+    mag = codec.frames_to_magnitude(frames)
+    gen = torch.Generator().manual_seed(c.seed)
+    phase = torch.rand(mag.shape[1:], generator=gen).to(frames.device) * (2 * torch.pi)
+    angles = torch.polar(torch.ones_like(mag), phase.expand_as(mag))
+    previous = torch.zeros_like(angles)
+    alpha = c.momentum / (1.0 + c.momentum)
+    for _ in range(n_iter):
+        rebuilt = stft(istft(mag * angles))
+        angles = rebuilt - alpha * previous
+        angles = angles / angles.abs().clamp_min(1e-16)
+        previous = rebuilt
+    return istft(mag * angles)
+
+
+def test_old_settings_decode_exactly_as_before_and_keep_their_identity():
+    codec = make_codec(dict(OLD_SETTINGS))
+    assert codec.to_config() == OLD_SETTINGS  # bakes and feature caches keyed on it stay valid
+    frames = torch.from_numpy(np.stack([codec.encode(_drum(i)) for i in range(2)]))
+    with torch.inference_mode():
+        for iters in (0, 3):
+            new = codec.decode_batch(frames, 22050, iters=iters)
+            np.testing.assert_array_equal(new.numpy(), _old_decode(codec, frames, 22050, iters).numpy())
+
+
+def test_mel_with_pghi_start_round_trips_its_config_and_beats_the_random_start():
+    pghi = make_codec({**OLD_SETTINGS, "phase_init": "pghi"})
+    assert pghi.to_config() == {**OLD_SETTINGS, "phase_init": "pghi", "pghi_tol": 1e-5}
+    assert make_codec(pghi.to_config()).to_config() == pghi.to_config()
+    rand = make_codec(dict(OLD_SETTINGS))
+    waves = [_drum(i) for i in range(3)]
+    ours = [mrstft_distance(w, pghi.decode_batch(torch.from_numpy(pghi.encode(w))[None], w.size, iters=4)[0].numpy())
+            for w in waves]
+    theirs = [mrstft_distance(w, rand.decode_batch(torch.from_numpy(rand.encode(w))[None], w.size, iters=4)[0].numpy())
+              for w in waves]
+    assert np.median(ours) < np.median(theirs), (ours, theirs)
