@@ -15,7 +15,7 @@ from gesam_engine.cli import (
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("train", "train a model (VAE map + transformer) on sample folders", train_cmd.add_train_parser, train_cmd.run_train),
-    ("evaluate", "the GESAM paper's table on held-out folders: transformer vs VAE vs 5-NN, frame MAE and class match",
+    ("evaluate", "the GESAM paper's table on held-out folders (transformer vs VAE vs 5-NN: frame MAE, MR-STFT, class match) plus realism and loudness",
      evaluate_cmd.add_evaluate_parser, evaluate_cmd.run_evaluate),
     ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
     ("bake", "bake an N x N grid of sounds over the map into the model's map/ (resumable)",
