@@ -15,7 +15,7 @@ import librosa
 import numpy as np
 import torch
 
-from gesam_engine.codec.phase import check_phase_init, griffin_lim, initial_angles
+from gesam_engine.codec.phase import check_phase_init, griffin_lim, griffin_lim_reference, initial_angles
 from gesam_engine.config import check, from_dict, to_dict
 from gesam_engine.errors import CodecError
 
@@ -134,7 +134,9 @@ class MelCodec:
         _, _, window = self._on(frames.device)
         mag = self.frames_to_magnitude(frames)  # (B, F, T)
         angles = initial_angles(mag, c.phase_init, c.n_fft, c.hop_length, c.seed, c.pghi_tol)  # (B, F, T)
-        return griffin_lim(mag, angles, c.n_fft, c.hop_length, window, length, n_iter, c.momentum)  # (B, L)
+        # the random start keeps the reference loop: models made before PGHI decode bit for bit as they did
+        run = griffin_lim_reference if c.phase_init == "random" else griffin_lim
+        return run(mag, angles, c.n_fft, c.hop_length, window, length, n_iter, c.momentum)  # (B, L)
 
     def encode(self, wave: np.ndarray) -> np.ndarray:
         """Mono wave [L] -> frames [T, M] float32."""
