@@ -178,6 +178,7 @@ def main() -> int:
     model = ["--model", str(args.model)] if args.model else []
     plan: list[tuple[str, list[str], float]] = [
         ("foundation", ["--quick"] if q else [], 1800),
+        ("codec", ["--quick"] if q else [], 1800),
         ("engine", [*model, *(["--load-seconds", "10", "--latency-seconds", "3"] if q else [])], 1800),
         ("osc", [*model, *(["--latency-seconds", "2", "--flood-seconds", "1"] if q else [])], 900),
         ("midi", ["--messages", "200"] if q else [], 900),
