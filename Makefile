@@ -42,8 +42,9 @@ test-fast: $(VENV)/.installed
 # Acceptance on a busy machine: the whole suite three times in a row while two CPU hogs keep
 # both cores busy (stress-ng --cpu 2 when installed, else two `yes > /dev/null`).
 test-busy: $(VENV)/.installed
-	@if command -v stress-ng >/dev/null; then stress-ng --cpu 2 --quiet & else yes >/dev/null & yes >/dev/null & fi; \
-	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	@if command -v stress-ng >/dev/null; then stress-ng --cpu 2 --quiet & hogs=$$!; \
+	else yes >/dev/null & hogs=$$!; yes >/dev/null & hogs="$$hogs $$!"; fi; \
+	trap 'kill $$hogs 2>/dev/null' EXIT; \
 	for i in 1 2 3; do echo "== run $$i of 3 (cores busy) =="; $(PY) -m pytest -q || exit 1; done
 
 # The reliability suite alone: fuzzing, floods, lost JACK/MIDI devices, damaged files, hostile numbers.
