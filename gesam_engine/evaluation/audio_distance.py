@@ -8,24 +8,9 @@ that a quiet but well-shaped sound is judged by its shape; the loudness gap is r
 from __future__ import annotations
 
 import numpy as np
-import torch
-from auraloss.freq import MultiResolutionSTFTLoss
 
+from gesam_engine.codec.quality import mrstft_per_sound
 from gesam_engine.evaluation.loudness import MATCH_LUFS, integrated_lufs, match_loudness
-
-
-def mrstft_per_sound(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    """MR-STFT distance of each pair of waves [B, L] -> float64 [B] (0 for identical; same settings
-    as ``codec.quality.mrstft_distance``, but per sound so spectral convergence is not pooled)."""
-    ref = torch.as_tensor(np.atleast_2d(reference), dtype=torch.float32)[:, None]  # (B, 1, L)
-    est = torch.as_tensor(np.atleast_2d(estimate), dtype=torch.float32)[:, None]
-    if ref.shape != est.shape:
-        raise ValueError(f"reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape")
-    loss = MultiResolutionSTFTLoss(
-        fft_sizes=[2048, 1024, 512], hop_sizes=[512, 256, 128], win_lengths=[2048, 1024, 512], eps=1e-5
-    )
-    with torch.no_grad():
-        return np.array([float(loss(est[i:i + 1], ref[i:i + 1])) for i in range(ref.shape[0])])
 
 
 def matched_mrstft(originals: np.ndarray, candidates: np.ndarray, rate: int) -> np.ndarray:
