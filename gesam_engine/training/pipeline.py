@@ -16,10 +16,12 @@ import torch
 from gesam_engine import __version__
 from gesam_engine.checkpoint import check_output, load_state
 from gesam_engine.coordinates import MapExtent
+from gesam_engine.codec import Codec
 from gesam_engine.data import Corpus, build_corpus
 from gesam_engine.gesam_model import GesamModel, resolve_device
 from gesam_engine.config import to_dict
 from gesam_engine.models import FrameClassifier, MapTransformer, MapVAE
+from gesam_engine.training.augment import WaveAugment, augmented_frames
 from gesam_engine.training.classifier_trainer import train_classifier
 from gesam_engine.training.corpus_record import corpus_record
 from gesam_engine.training.loop import EpochHook
@@ -69,17 +71,24 @@ def _train_classifier(
     progress: bool | None,
     resume: LoopState | None,
     on_epoch: EpochHook | None,
+    codec: Codec,
+    cache_dir: Path | None,
 ) -> tuple[FrameClassifier | None, dict[str, Any]]:
-    """Stage 3 when the corpus has items of at least two classes; else (None, why there is none)."""
+    """Stage 3 when the corpus has items of at least two classes; else (None, why there is none).
+    Waveform-augmented copies (``augment_copies``) are made first, cached beside the frames."""
     labels = corpus.label_ids()
     n_present = int(np.count_nonzero(np.bincount(labels, minlength=len(corpus.class_names))))
     if n_present < 2:
         return None, {"skipped": f"no classifier: the corpus has only {n_present} class "
                                  f"({', '.join(sorted({it.label for it in corpus.items}))}); it needs at least 2"}
     cfg = settings.classifier_config(len(corpus.class_names))
+    copies = None
+    if cfg.augment_copies:
+        copies = augmented_frames(corpus.items, codec, settings.preprocess, WaveAugment.of(cfg), settings.train.seed,
+                                  cache_dir, progress)  # (N, K, T, D)
     classifier, history = train_classifier(
         frames, torch.from_numpy(labels), len(corpus.class_names), cfg, settings.train, device, progress,
-        class_names=corpus.class_names, resume=resume, on_epoch=on_epoch,
+        class_names=corpus.class_names, copies=copies, resume=resume, on_epoch=on_epoch,
     )
     return classifier.cpu(), history
 
@@ -186,7 +195,7 @@ def _train(
             "classifier", ckpt)
     else:
         classifier, clf_hist = _train_classifier(corpus, frames, settings, device, progress, state("classifier"),
-                                                 ckpt.hook("classifier"))
+                                                 ckpt.hook("classifier"), codec, cache_dir)
         if classifier is None:
             ckpt.skip_stage("classifier", clf_hist)
         else:

@@ -17,6 +17,7 @@ from gesam_engine.data.labels import LabelConfig, load_label_config
 from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import ConfigError
 from gesam_engine.models import ClassifierConfig, TransformerConfig, VAEConfig
+from gesam_engine.models.classifier import TRAINING_DEFAULTS as CLASSIFIER_TRAINING_DEFAULTS
 
 SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "classifier", "train")
 DERIVED = ("n_frames", "n_features")
@@ -119,13 +120,15 @@ def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int
 
 
 def _classifier(data: Mapping[str, Any] | None, n_frames: int, n_features: int) -> dict[str, Any]:
-    """The [classifier] section resolved and checked, less the keys known only at training time."""
+    """The [classifier] section resolved and checked, less the keys known only at training time.
+    Keys it leaves out take ``TRAINING_DEFAULTS`` (today's recipe), then the dataclass defaults."""
     data = dict(data or {})
     given = sorted(set(data) & {*DERIVED, "n_classes"})
     if given:
         raise ConfigError(
             f"[classifier] must not set {given}: they follow from the codec, preprocess.duration_s and the corpus's classes"
         )
+    data = {**CLASSIFIER_TRAINING_DEFAULTS, **data}
     probe = from_dict(ClassifierConfig, {**data, "n_frames": n_frames, "n_features": n_features, "n_classes": 2}, "classifier")
     return {k: v for k, v in to_dict(probe).items() if k not in (*DERIVED, "n_classes")}
 

@@ -1,25 +1,82 @@
-"""The frame classifier: config checks, shapes, probabilities, augmentation, split and training."""
+"""The frame classifier: config checks, shapes, probabilities, augmentation, split and training;
+both bodies, and model cards written before the conv2d body load as what they were."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from gesam_engine.config import from_dict, to_dict
 from gesam_engine.errors import ConfigError
+from gesam_engine.gesam_model import GesamModel
 from gesam_engine.models import ClassifierConfig, FrameClassifier
+from gesam_engine.models.classifier import TRAINING_DEFAULTS
 from gesam_engine.training.classifier_trainer import Augment, augment_frames, stratified_split, train_classifier
 from gesam_engine.training.settings import TrainConfig
 
+from tests.tiny import tiny_model
+
 CFG = ClassifierConfig(n_frames=37, n_features=12, n_classes=3, channels=16, n_down=2)
+CFG2D = ClassifierConfig(n_frames=37, n_features=12, n_classes=3, arch="conv2d", channels=16, n_down=2, kernel_size=3)
+
+# The [classifier] entry of model.json as the first shipped model wrote it, and its weights' shapes.
+OLD_CARD = {"n_frames": 259, "n_features": 128, "n_classes": 7, "channels": 64, "n_down": 2, "kernel_size": 5, "dropout": 0.2}
+OLD_SHAPES = {
+    "body.0.0.weight": (64, 128, 5), "body.0.0.bias": (64,), "body.0.1.weight": (64,), "body.0.1.bias": (64,),
+    "body.1.0.weight": (64, 64, 5), "body.1.0.bias": (64,), "body.1.1.weight": (64,), "body.1.1.bias": (64,),
+    "body.2.0.weight": (64, 64, 5), "body.2.0.bias": (64,), "body.2.1.weight": (64,), "body.2.1.bias": (64,),
+    "head.1.weight": (64, 128), "head.1.bias": (64,), "head.4.weight": (7, 64), "head.4.bias": (7,),
+}
 
 
-def test_shapes_and_default_size():
-    model = FrameClassifier(CFG)
+@pytest.mark.parametrize("cfg", [CFG, CFG2D], ids=["conv1d", "conv2d"])
+def test_shapes_of_both_bodies(cfg):
+    model = FrameClassifier(cfg)
     assert model(torch.rand(5, 37, 12)).shape == (5, 3)
     assert model(torch.rand(1, 3, 12)).shape == (1, 3)  # any length pools to one vector
-    default = FrameClassifier(ClassifierConfig(n_frames=259, n_features=128, n_classes=6))
-    assert sum(p.numel() for p in default.parameters()) < 200_000  # well under 1 M
+    assert model(torch.rand(2, 1, 12)).shape == (2, 3)
+
+
+def test_max_input_norm_makes_a_level_change_invisible():
+    x = 0.6 * torch.rand(3, 37, 12)
+    for cfg in (CFG, CFG2D):
+        normed = FrameClassifier(dataclasses.replace(cfg, input_norm="max")).eval()
+        torch.testing.assert_close(normed(x - 0.1), normed(x))  # 10 dB quieter, floor included
+        plain = FrameClassifier(cfg).eval()
+        assert not torch.allclose(plain(x - 0.1), plain(x))
+
+
+def test_sizes_stay_small_for_the_engine():
+    old = FrameClassifier(ClassifierConfig(n_frames=259, n_features=128, n_classes=7))
+    new = FrameClassifier(ClassifierConfig(n_frames=259, n_features=128, n_classes=7, **TRAINING_DEFAULTS))
+    assert sum(p.numel() for p in old.parameters()) == 91_207
+    assert sum(p.numel() for p in new.parameters()) < 200_000  # about 127 k; either well under 1 M
+    wide = FrameClassifier(ClassifierConfig(n_frames=259, n_features=513, n_classes=7, **TRAINING_DEFAULTS))
+    assert sum(p.numel() for p in wide.parameters()) < 500_000  # a 513-bin codec: 33 bands reach the head
+
+
+def test_a_card_without_the_new_keys_builds_the_first_shipped_classifier():
+    cfg = from_dict(ClassifierConfig, OLD_CARD, "classifier")
+    assert (cfg.arch, cfg.input_norm, cfg.label_smoothing, cfg.augment_copies) == ("conv1d", "none", 0.0, 0)
+    shapes = {k: tuple(v.shape) for k, v in FrameClassifier(cfg).state_dict().items()}
+    assert shapes == OLD_SHAPES
+
+
+def test_an_old_model_directory_loads_unchanged_and_classifies_the_same(tmp_path: Path):
+    model = tiny_model()
+    model.save(tmp_path / "m")
+    card_path = tmp_path / "m" / "model.json"
+    card = json.loads(card_path.read_text())
+    old_keys = {"n_frames", "n_features", "n_classes", "channels", "n_down", "kernel_size", "dropout"}
+    card["classifier"] = {k: v for k, v in card["classifier"].items() if k in old_keys}  # as written before conv2d
+    card_path.write_text(json.dumps(card))
+    loaded = GesamModel.load(tmp_path / "m")
+    assert loaded.classifier.config == model.classifier.config
+    frames = np.random.default_rng(0).random((4, model.transformer.config.n_frames, 16), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.classify(frames), model.classify(frames))
 
 
 def test_probabilities_sum_to_one_and_do_not_depend_on_the_batch():
@@ -41,6 +98,15 @@ def test_probabilities_sum_to_one_and_do_not_depend_on_the_batch():
         ({"dropout": 1.0}, "dropout"),
         ({"n_down": 7}, "n_down"),
         ({"n_frames": 0}, "n_frames"),
+        ({"arch": "lstm"}, "arch must be one of conv1d, conv2d"),
+        ({"arch": "conv2d", "n_down": 0}, "n_down must be >= 1 for arch conv2d"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"input_norm": "peak"}, "input_norm must be one of none, max"),
+        ({"augment_copies": 65}, "augment_copies"),
+        ({"augment_pitch_semitones": -1.0}, "augment_pitch_semitones"),
+        ({"augment_tilt_db": 30.0}, "augment_tilt_db"),
+        ({"augment_saturation": 2.0}, "augment_saturation"),
+        ({"augment_room": -0.5}, "augment_room"),
     ],
 )
 def test_config_refuses_bad_values(bad, match):
