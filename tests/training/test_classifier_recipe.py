@@ -29,7 +29,8 @@ def test_gesam_train_uses_the_recipe_and_a_toml_can_ask_for_the_old_classifier()
     resolved = settings_from_dict({}).to_dict()["classifier"]
     assert {k: resolved[k] for k in TRAINING_DEFAULTS} == TRAINING_DEFAULTS
     assert resolved["arch"] == "conv2d" and resolved["augment_copies"] == 0
-    old = settings_from_dict({"classifier": {"arch": "conv1d", "n_down": 2, "kernel_size": 5, "label_smoothing": 0.0}})
+    old = settings_from_dict({"classifier": {"arch": "conv1d", "n_down": 2, "kernel_size": 5, "label_smoothing": 0.0,
+                                             "input_norm": "none"}})
     assert old.classifier_config(7) == ClassifierConfig(n_frames=old.vae.n_frames, n_features=old.vae.n_features,
                                                         n_classes=7)  # the first shipped classifier's settings
     with pytest.raises(ConfigError, match="augment_copies"):
