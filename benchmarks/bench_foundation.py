@@ -8,6 +8,7 @@ Usage: python benchmarks/bench_foundation.py [--kit DIR] [--out FILE] [--quick]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -78,10 +79,17 @@ def bench_training(frames: np.ndarray, settings: Any, epochs: int) -> dict[str, 
 
 
 def bench_generation(settings: Any, repeats: int, nocache_repeats: int) -> dict[str, Any]:
+    """GESAM's autoregressive loop (KV cache vs full recompute vs one point at a time) and the
+    parallel mode's single pass, at the default sizes."""
     torch.manual_seed(0)
-    model = MapTransformer(settings.transformer).eval()
+    model = MapTransformer(dataclasses.replace(settings.transformer, mode="autoregressive")).eval()
     out: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters()),
                            "tokens": settings.transformer.n_tokens}
+    parallel = MapTransformer(dataclasses.replace(settings.transformer, mode="parallel")).eval()
+    for batch in (1, 64):
+        pts = torch.rand(batch, 2) * 2 - 1
+        one_pass = timed(lambda: parallel.generate(pts), repeats)
+        out[f"parallel_batch_{batch}"] = {**one_pass, "ms_per_point": round(one_pass["median_ms"] / batch, 3)}
     for batch in (1, 64):
         pts = torch.rand(batch, 2) * 2 - 1
         cached = timed(lambda: model.generate(pts, use_cache=True), repeats)
@@ -95,6 +103,8 @@ def bench_generation(settings: Any, repeats: int, nocache_repeats: int) -> dict[
     pts = torch.rand(64, 2) * 2 - 1
     loop = timed(lambda: [model.generate(p[None], use_cache=False) for p in pts], 1, warmup=0)
     out["reference_loop_64"] = {**loop, "speedup_vs_kv_batch": round(loop["median_ms"] / out["batch_64"]["kv_cache"]["median_ms"], 2)}
+    out["parallel_speedup_vs_kv_cache_batch_1"] = round(
+        out["batch_1"]["kv_cache"]["median_ms"] / out["parallel_batch_1"]["median_ms"], 2)
     return out
 
 

@@ -18,6 +18,7 @@ from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import ConfigError
 from gesam_engine.models import ClassifierConfig, TransformerConfig, VAEConfig
 from gesam_engine.models.classifier import TRAINING_DEFAULTS as CLASSIFIER_TRAINING_DEFAULTS
+from gesam_engine.models.transformer import TRAINING_DEFAULTS as TRANSFORMER_TRAINING_DEFAULTS
 
 SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "classifier", "train")
 DERIVED = ("n_frames", "n_features")
@@ -43,6 +44,7 @@ class TrainConfig:
     warmup_epochs: int = 50
     transformer_epochs: int = 200
     transformer_lr: float = 5e-4
+    transformer_loss: str = "l1"  # "l1" (per-bin median of a point's neighbours) or "mse" (their mean, GESAM's)
     weight_decay: float = 0.01
     input_noise: float = 0.03
     cond_noise: float = 0.01
@@ -65,6 +67,8 @@ class TrainConfig:
               "train learning rates (vae_lr, transformer_lr, classifier_lr) must be in (0, 1)")
         for name in ("kl_weight", "spatial_weight", "repulsion_weight", "weight_decay", "input_noise", "cond_noise", "grad_clip"):
             check(getattr(self, name) >= 0, f"train.{name} must be >= 0, got {getattr(self, name)}")
+        check(self.transformer_loss in ("l1", "mse"),
+              f"train.transformer_loss must be 'l1' or 'mse', got {self.transformer_loss!r}")
         check(self.repulsion_sigma > 0, f"train.repulsion_sigma must be > 0, got {self.repulsion_sigma}")
         check(self.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, got {self.warmup_epochs}")
 
@@ -110,8 +114,11 @@ class TrainSettings:
         return data
 
 
-def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int, n_features: int) -> Any:
-    data = dict(data or {})
+def _arch(cls: type, data: Mapping[str, Any] | None, section: str, n_frames: int, n_features: int,
+          defaults: Mapping[str, Any] | None = None) -> Any:
+    """The [section] architecture with the codec's frame shape; keys it leaves out take ``defaults``
+    (the training recipe), then the dataclass defaults."""
+    data = {**dict(defaults or {}), **dict(data or {})}
     given = sorted(set(data) & set(DERIVED))
     if given:
         raise ConfigError(f"[{section}] must not set {given}: they follow from the codec and preprocess.duration_s")
@@ -153,7 +160,8 @@ def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:
         labels=load_label_config(data.get("labels")),
         codec=codec.to_config(),
         vae=_arch(VAEConfig, data.get("vae"), "vae", n_frames, n_features),
-        transformer=_arch(TransformerConfig, data.get("transformer"), "transformer", n_frames, n_features),
+        transformer=_arch(TransformerConfig, data.get("transformer"), "transformer", n_frames, n_features,
+                          TRANSFORMER_TRAINING_DEFAULTS),
         train=from_dict(TrainConfig, data.get("train"), "train"),
         classifier=_classifier(data.get("classifier"), n_frames, n_features),
     )

@@ -1,7 +1,11 @@
-"""Stage 2 training: teacher-forced next-token regression of frames given the map point.
+"""Stage 2 training: regression of a sound's frames from its map point.
 
-Small noise on the teacher inputs makes generation robust to its own errors; small noise on
-the condition makes the space between training points sound like its neighbours.
+Autoregressive mode: teacher-forced next-token regression; small noise on the teacher inputs
+makes generation a little more robust to its own errors. Parallel mode: all frames from the
+point alone. In both, small noise on the condition makes the space between training points
+sound like its neighbours. ``train.transformer_loss`` "l1" fits the per-bin median of the sounds
+near a point (kept sharp where they disagree; the evaluation's frame error is an L1 figure),
+"mse" their mean (GESAM's choice, which blurs and quietens where neighbours differ).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ def train_transformer(
 
     def step(idx: torch.Tensor, epoch: float) -> tuple[torch.Tensor, dict[str, float]]:
         x, z = data[idx], cond[idx]  # (B, T, D), (B, 2)
-        noisy_x = x + train.input_noise * torch.randn_like(x)
         noisy_z = z + train.cond_noise * torch.randn_like(z)
-        pred = model(noisy_z, noisy_x)  # (B, T, D)
-        loss = F.mse_loss(pred, x)
+        if model.parallel:
+            pred = model(noisy_z)  # (B, T, D)
+        else:
+            pred = model(noisy_z, x + train.input_noise * torch.randn_like(x))  # (B, T, D)
+        loss = F.l1_loss(pred, x) if train.transformer_loss == "l1" else F.mse_loss(pred, x)
         return loss, {"loss": loss.item(), "l1": (pred - x).abs().mean().item()}
 
     history = run_epochs(

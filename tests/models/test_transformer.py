@@ -56,3 +56,51 @@ def test_bad_configs_are_refused():
         TransformerConfig(d_model=30, n_heads=4)
     with pytest.raises(ConfigError, match="patch"):
         TransformerConfig(patch=0)
+
+
+def test_parallel_mode_predicts_every_frame_in_one_pass_from_the_point_alone():
+    torch.manual_seed(4)
+    model = MapTransformer(TransformerConfig(patch=2, mode="parallel", **TINY)).eval()
+    points = torch.rand(5, 2) * 2 - 1
+    out = model.generate(points)
+    assert out.shape == (5, 23, 8) and (out >= 0).all()
+    with torch.no_grad():
+        torch.testing.assert_close(model(points).clamp_min(0.0), out)
+    # batching does not change a point's sound, and different points sound different
+    torch.testing.assert_close(model.generate(points[3:4]), out[3:4], rtol=1e-4, atol=1e-5)
+    assert (out[0] - out[1]).abs().mean() > 1e-4
+    assert not hasattr(model, "inp")  # it reads no frames: no input projection to ship
+
+
+def test_parallel_attention_sees_the_whole_sound():
+    """Not causal: changing the learned position of the last token moves the first frames too."""
+    torch.manual_seed(5)
+    model = MapTransformer(TransformerConfig(patch=1, dropout=0.0, mode="parallel", **TINY)).eval()
+    point = torch.zeros(1, 2)
+    with torch.no_grad():
+        before = model(point)
+        model.pos[-1] += torch.randn(model.pos.shape[1])  # not a constant: LayerNorm would remove it
+        after = model(point)
+    assert not torch.allclose(before[:, :5], after[:, :5])
+
+
+def test_autoregressive_forward_needs_teacher_frames():
+    model = MapTransformer(TransformerConfig(**TINY))
+    with pytest.raises(ValueError, match="teacher frames"):
+        model(torch.zeros(1, 2))
+
+
+def test_unknown_mode_is_refused_and_old_cards_stay_autoregressive():
+    with pytest.raises(ConfigError, match="mode"):
+        TransformerConfig(mode="diffusion")
+    assert TransformerConfig().mode == "autoregressive"  # a model.json without the key loads as it was
+
+
+def test_training_uses_the_parallel_mode_unless_told_otherwise():
+    from gesam_engine.training import settings_from_dict
+
+    assert settings_from_dict({}).transformer.mode == "parallel"
+    assert settings_from_dict({"transformer": {"mode": "autoregressive"}}).transformer.mode == "autoregressive"
+    assert settings_from_dict({}).train.transformer_loss == "l1"
+    with pytest.raises(ConfigError, match="transformer_loss"):
+        settings_from_dict({"train": {"transformer_loss": "huber"}})
