@@ -20,10 +20,11 @@ from gesam_engine import checkpoint
 from gesam_engine.codec import Codec, make_codec
 from gesam_engine.config import from_dict, to_dict
 from gesam_engine.coordinates import MapExtent
+from gesam_engine.data.level import level_like_training
 from gesam_engine.errors import CheckpointError, CodecError, ConfigError, GesamError
 from gesam_engine.models import ClassifierConfig, FrameClassifier, MapTransformer, MapVAE, TransformerConfig, VAEConfig
 
-PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: generated sounds never clip
+PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: generated sounds never clip (a card's preprocess may set another)
 CPU_DECODE_CHUNK = 16  # sounds per Griffin-Lim batch on a CPU (see decode)
 
 
@@ -62,18 +63,23 @@ class GesamModel:
         z = torch.from_numpy(self.extent.to_latent(np.atleast_2d(xy))).to(self.device)
         return self.transformer.generate(z, use_cache=use_cache)
 
+    def level(self) -> tuple[float, float]:
+        """(target LUFS, peak ceiling dBFS) the training sounds were brought to: decoded sounds get the same."""
+        pre = (self.card.get("settings") or {}).get("preprocess") or {}
+        return float(pre.get("target_lufs", -18.0)), float(pre.get("peak_ceiling_db", -1.0))
+
     @torch.inference_mode()
     def decode(self, frames: torch.Tensor, iters: int | None = None) -> np.ndarray:
-        """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``, peaks at most -1 dBFS."""
+        """Frames [B, T, D] -> waves [B, L] float32 numpy at ``sample_rate``, at the training sounds'
+        loudness and peak ceiling (``data.level``: at most +24 dB, peaks at most -1 dBFS by default)."""
         # On a CPU, Griffin-Lim on a big batch runs out of cache: 64 sounds at once cost 173 ms each,
         # 16 at a time 63 ms (measured on the 2-core CI machine); a GPU takes the whole batch.
         n = frames.shape[0]
         step = max(n, 1) if frames.device.type == "cuda" else CPU_DECODE_CHUNK
         waves = torch.cat([self.codec.decode_batch(frames[i:i + step], self.n_samples, iters=iters)  # type: ignore[call-arg]
                            for i in range(0, max(n, 1), step)])  # an empty batch makes one empty chunk
-        peak = waves.abs().amax(dim=-1, keepdim=True)  # (B, 1)
-        waves = waves * (PEAK_CEILING / peak.clamp_min(PEAK_CEILING))  # only ever turns down
-        return waves.float().cpu().numpy()
+        target_lufs, ceiling_db = self.level()
+        return level_like_training(waves.float().cpu().numpy(), self.sample_rate, target_lufs, ceiling_db)
 
     def render(self, xy: np.ndarray, iters: int | None = None) -> np.ndarray:
         """Normalised points [B, 2] -> waves [B, L] float32: the sounds at those map points."""

@@ -127,6 +127,9 @@ class Engine:
                                           c.generator.griffin_lim_iters, self.cache_dir, progress=self.progress)
         for p, w in zip(points, waves):
             self.cache.put((float(p[0]), float(p[1])), w, pinned=True)
+        # one sound made before the output opens: torch's first pass and the codec's compiled phase
+        # reconstruction (numba, seconds the first time) are paid here, not by the first trigger
+        self.model.render(np.array([[0.5, 0.5]]), iters=c.generator.griffin_lim_iters)
         self._open_shipped_bake()
         self._open_maps()
         self.generator.start()
