@@ -38,6 +38,8 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("trigger latency, block 256, p99", "engine.latency_block_256.trigger_latency_blocks.p99", "blocks", True),
     ("trigger latency, block 256, p99", "engine.latency_block_256.trigger_latency_ms.p99", "ms", True),
     ("new point to ready (engine, light hand), median", "engine.ready_block_256.generation_ready_ms.median", "ms", True),
+    ("generate 1 point, parallel mode (one pass)", "foundation.generation.parallel_batch_1.median_ms", "ms", True),
+    ("generate 64 points, parallel mode (one pass)", "foundation.generation.parallel_batch_64.median_ms", "ms", True),
     ("generate 1 point, KV cache", "foundation.generation.batch_1.kv_cache.median_ms", "ms", True),
     ("generate 1 point, GESAM reference loop", "foundation.generation.batch_1.full_recompute.median_ms", "ms", True),
     ("speed-up, 1 point", "foundation.generation.batch_1.speedup", "x", False),

@@ -61,7 +61,8 @@ class GesamModel:
     def generate_frames(self, xy: np.ndarray, use_cache: bool = True) -> torch.Tensor:
         """Normalised points [B, 2] -> frames [B, T, D] on ``device`` (transformer, batched)."""
         z = torch.from_numpy(self.extent.to_latent(np.atleast_2d(xy))).to(self.device)
-        return self.transformer.generate(z, use_cache=use_cache)
+        prior = self.vae.decode(z) if self.transformer.needs_prior else None  # refine mode: the decoder's frames
+        return self.transformer.generate(z, use_cache=use_cache, prior=prior)
 
     def level(self) -> tuple[float, float]:
         """(target LUFS, peak ceiling dBFS) the training sounds were brought to: decoded sounds get the same."""

@@ -9,6 +9,10 @@ are grouped ``patch`` at a time into tokens. Two modes (``TransformerConfig.mode
 - ``parallel``: every token is a learned position plus the point, attention is not causal,
   and one pass predicts all frames together. Nothing of its own output is fed back, so
   nothing drifts, and a point costs one forward pass instead of ``n_tokens`` steps.
+- ``refine``: as parallel, and each token also reads the VAE decoder's frames at the same point
+  (``prior``); the output is those frames plus the transformer's correction. The VAE decoder
+  gives the coarse sound it learnt together with the map; the transformer, trained with an L1
+  loss on the real frames, puts back the detail the decoder's averaging smooths away.
   ``gesam train`` uses it by default (``TRAINING_DEFAULTS``); the dataclass default stays
   autoregressive so a model.json written before the key existed loads as the model it was.
 """
@@ -26,11 +30,11 @@ from torch import nn
 from gesam_engine.config import check
 from gesam_engine.models.vae import MAX_FEATURES, MAX_FRAMES
 
-MODES = ("autoregressive", "parallel")
+MODES = ("autoregressive", "parallel", "refine")
 
-# What ``gesam train`` uses where its [transformer] section says nothing: the mode that beat the
-# autoregressive one on the validation kits (figures in models/default/README.md).
-TRAINING_DEFAULTS: dict[str, Any] = {"mode": "parallel"}
+# What ``gesam train`` uses where its [transformer] section says nothing: the mode measured best
+# on the validation kits (figures in models/default/README.md).
+TRAINING_DEFAULTS: dict[str, Any] = {"mode": "refine"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,12 +169,15 @@ class MapTransformer(nn.Module):
         self.config = config
         token_dim = config.n_features * config.patch
         self.cond = PointEmbedding(config)
-        if config.mode == "autoregressive":  # the parallel mode reads no frames
+        if config.mode != "parallel":  # the parallel mode reads no frames
             self.inp = nn.Linear(token_dim, config.d_model)
         self.pos = nn.Parameter(torch.randn(config.n_tokens, config.d_model) * 0.02)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, token_dim)
+        if config.mode == "refine":  # it starts as the VAE decoder and learns only what to correct
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def patchify(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames [B, T, D] -> tokens [B, N, D*patch] (zero-padded to N*patch frames)."""
@@ -193,21 +200,33 @@ class MapTransformer(nn.Module):
 
     @property
     def parallel(self) -> bool:
-        """True when one pass predicts every frame (``mode = "parallel"``)."""
-        return self.config.mode == "parallel"
+        """True when one pass predicts every frame (``mode`` "parallel" or "refine")."""
+        return self.config.mode in ("parallel", "refine")
 
-    def _parallel(self, point: torch.Tensor) -> torch.Tensor:
-        """Every frame [B, T, D] of the sound at point [B, 2] in one pass (parallel mode)."""
+    @property
+    def needs_prior(self) -> bool:
+        """True when it refines the VAE decoder's frames at the point (``mode = "refine"``)."""
+        return self.config.mode == "refine"
+
+    def _parallel(self, point: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+        """Every frame [B, T, D] of the sound at point [B, 2] in one pass (parallel and refine modes)."""
         x = self.pos[None] + self.cond(point)[:, None]  # (B, N, d)
+        if self.needs_prior:
+            if prior is None:
+                raise ValueError("the refine transformer needs the VAE decoder's frames at the point (prior)")
+            x = x + self.inp(self.patchify(prior))
         for block in self.blocks:
             x = block(x)
-        return self.unpatchify(self.head(self.ln_f(x)))
+        out = self.unpatchify(self.head(self.ln_f(x)))
+        return out + prior if self.needs_prior else out
 
-    def forward(self, point: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, point: torch.Tensor, frames: torch.Tensor | None = None,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
         """Frames [B, T, D] of the sound at point [B, 2]. Autoregressive: teacher forcing, predicted
-        from its true frames shifted by one token (``frames`` required); parallel: ``frames`` unused."""
+        from its true frames shifted by one token (``frames`` required); parallel: ``frames`` unused;
+        refine: the correction added to ``prior`` [B, T, D], the VAE decoder's frames at the point."""
         if self.parallel:
-            return self._parallel(point)
+            return self._parallel(point, prior)
         if frames is None:
             raise ValueError("the autoregressive transformer needs the teacher frames to predict from")
         cond = self.cond(point)  # (B, d)
@@ -233,12 +252,12 @@ class MapTransformer(nn.Module):
         return self.head(self.ln_f(x)), cache
 
     @torch.inference_mode()
-    def generate(self, point: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
+    def generate(self, point: torch.Tensor, use_cache: bool = True, prior: torch.Tensor | None = None) -> torch.Tensor:
         """Frames [B, T, D] for points [B, 2] (never below 0, the codec's floor). Autoregressive:
         ``use_cache=False`` recomputes the whole prefix every step (GESAM's reference loop); both
-        give the same frames. Parallel: one pass, ``use_cache`` unused."""
+        give the same frames. Parallel: one pass, ``use_cache`` unused. Refine: ``prior`` required."""
         if self.parallel:
-            return self._parallel(point).clamp_min(0.0)
+            return self._parallel(point, prior).clamp_min(0.0)
         cfg = self.config
         b = point.shape[0]
         cond = self.cond(point)  # (B, d)

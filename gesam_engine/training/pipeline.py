@@ -185,7 +185,8 @@ def _train(
         tf_hist = done["transformer"]
     else:
         transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress,
-                                                 resume=state("transformer"), on_epoch=ckpt.hook("transformer"))
+                                                 resume=state("transformer"), on_epoch=ckpt.hook("transformer"),
+                                                 vae=vae.eval())
         ckpt.finish_stage("transformer", transformer, tf_hist)
     classifier: FrameClassifier | None
     if "classifier" in done:

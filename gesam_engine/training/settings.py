@@ -47,7 +47,7 @@ class TrainConfig:
     transformer_loss: str = "l1"  # "l1" (per-bin median of a point's neighbours) or "mse" (their mean, GESAM's)
     weight_decay: float = 0.01
     input_noise: float = 0.03
-    cond_noise: float = 0.01
+    cond_noise: float = 0.12  # about the VAE's own posterior spread: the generator learns what lies between points
     grad_clip: float = 1.0
     classifier_epochs: int = 60
     classifier_lr: float = 1e-3

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gesam_engine.models import MapTransformer, TransformerConfig
+from gesam_engine.models import MapTransformer, MapVAE, TransformerConfig
 from gesam_engine.training.loop import EpochHook, run_epochs
 from gesam_engine.training.settings import TrainConfig
 from gesam_engine.training.train_state import LoopState
@@ -29,10 +29,14 @@ def train_transformer(
     *,
     resume: LoopState | None = None,
     on_epoch: EpochHook | None = None,
+    vae: MapVAE | None = None,
 ) -> tuple[MapTransformer, dict[str, object]]:
     """Train on frames [N, T, D] conditioned on their latent map points [N, 2].
 
-    ``resume`` continues a stopped run; ``on_epoch`` sees every finished epoch (see ``run_epochs``)."""
+    ``resume`` continues a stopped run; ``on_epoch`` sees every finished epoch (see ``run_epochs``).
+    ``vae`` (refine mode, required there): the trained, frozen map VAE whose decoder gives the prior."""
+    if config.mode == "refine" and vae is None:
+        raise ValueError("the refine transformer trains on the map VAE's decoder: pass vae=")
     torch.manual_seed(train.seed + 1)
     model = MapTransformer(config).to(device)
     data, cond = frames.to(device), points.to(device)
@@ -40,7 +44,12 @@ def train_transformer(
     def step(idx: torch.Tensor, epoch: float) -> tuple[torch.Tensor, dict[str, float]]:
         x, z = data[idx], cond[idx]  # (B, T, D), (B, 2)
         noisy_z = z + train.cond_noise * torch.randn_like(z)
-        if model.parallel:
+        if model.needs_prior:
+            assert vae is not None
+            with torch.no_grad():
+                prior = vae.decode(noisy_z)  # (B, T, D) the frozen decoder at the same (noisy) point
+            pred = model(noisy_z, prior=prior)
+        elif model.parallel:
             pred = model(noisy_z)  # (B, T, D)
         else:
             pred = model(noisy_z, x + train.input_noise * torch.randn_like(x))  # (B, T, D)

@@ -1,5 +1,7 @@
 """The map-conditioned transformer: teacher forcing shapes, causality, KV-cache equivalence."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -96,11 +98,51 @@ def test_unknown_mode_is_refused_and_old_cards_stay_autoregressive():
     assert TransformerConfig().mode == "autoregressive"  # a model.json without the key loads as it was
 
 
-def test_training_uses_the_parallel_mode_unless_told_otherwise():
+def test_training_uses_the_refine_mode_unless_told_otherwise():
     from gesam_engine.training import settings_from_dict
 
-    assert settings_from_dict({}).transformer.mode == "parallel"
+    assert settings_from_dict({}).transformer.mode == "refine"
     assert settings_from_dict({"transformer": {"mode": "autoregressive"}}).transformer.mode == "autoregressive"
     assert settings_from_dict({}).train.transformer_loss == "l1"
     with pytest.raises(ConfigError, match="transformer_loss"):
         settings_from_dict({"train": {"transformer_loss": "huber"}})
+
+
+def test_refine_mode_starts_as_its_prior_and_needs_one():
+    torch.manual_seed(6)
+    model = MapTransformer(TransformerConfig(patch=2, mode="refine", **TINY)).eval()
+    points = torch.rand(3, 2)
+    prior = torch.rand(3, 23, 8)
+    # a zero-initialised correction: before training it plays exactly the VAE decoder's frames
+    torch.testing.assert_close(model.generate(points, prior=prior), prior)
+    with pytest.raises(ValueError, match="prior"):
+        model.generate(points)
+    with torch.no_grad():
+        model.head.bias += 0.1
+    torch.testing.assert_close(model.generate(points, prior=prior), prior + 0.1)
+    assert model.needs_prior and model.parallel
+
+
+def test_a_refine_model_generates_from_its_vae_decoder_at_the_point():
+    import numpy as np
+
+    from gesam_engine.models import MapTransformer as MT
+    from tests.tiny import tiny_model
+
+    model = tiny_model()
+    model.transformer = MT(dataclasses.replace(model.transformer.config, mode="refine")).eval()
+    xy = np.array([[0.2, 0.7], [0.9, 0.1]])
+    z = torch.from_numpy(model.extent.to_latent(xy))
+    with torch.no_grad():
+        expected = model.vae.decode(z).clamp_min(0.0)
+    torch.testing.assert_close(model.generate_frames(xy), expected)
+
+
+def test_refine_training_needs_the_vae():
+    from gesam_engine.training.settings import TrainConfig
+    from gesam_engine.training.transformer_trainer import train_transformer
+
+    cfg = TransformerConfig(mode="refine", **TINY)
+    with pytest.raises(ValueError, match="vae"):
+        train_transformer(torch.rand(4, 23, 8), torch.rand(4, 2), cfg, TrainConfig(transformer_epochs=1),
+                          torch.device("cpu"), progress=False)
