@@ -53,6 +53,10 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("codec MR-STFT, held-out kits: linear STFT + PGHI + 8", "codec.rows.stft_pghi8.mrstft_median", "", True),
     ("codec MR-STFT, hats and cymbals: linear STFT + PGHI + 8", "codec.rows.stft_pghi8.mrstft_hats_median", "", True),
     ("codec decode, linear STFT + PGHI + 8, one sound", "codec.rows.stft_pghi8.decode_one_sound_ms.median_ms", "ms", True),
+    ("held-out kits: transformer frame MAE (shipped / first model)", "evaluation.common_kits.transformer frame MAE.ratio", "x", True),
+    ("held-out kits: transformer MR-STFT (shipped / first model)", "evaluation.common_kits.transformer MR-STFT.ratio", "x", True),
+    ("held-out kits: transformer class match (shipped / first model)", "evaluation.common_kits.transformer class match.ratio", "x", False),
+    ("held-out kits: codec round trip MR-STFT (shipped / first model)", "evaluation.common_kits.codec round trip MR-STFT.ratio", "x", True),
     ("bake throughput with audio", "maps.bake.with_audio.bake_sounds_per_s", "sounds/s", False),
     ("bake vs one at a time, no cache", "maps.bake.with_audio.ratio", "x", False),
     ("OSC sustained (paced flood), taken in", "osc.flood_paced.received_per_s", "msg/s", False),
@@ -190,6 +194,7 @@ def main() -> int:
         ("osc", [*model, *(["--latency-seconds", "2", "--flood-seconds", "1"] if q else [])], 900),
         ("midi", ["--messages", "200"] if q else [], 900),
         ("maps", [*model, *(["--quick"] if q else [])], 3600),
+        ("evaluation", ["--grid", "4"] if q else [], 3600),
     ]
     result: dict[str, Any] = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "quick": q,
                               "model": str(args.model or "untrained, default size"), "machine": machine()}
