@@ -6,6 +6,10 @@ of that level. A decoded sound is brought there too: an averaging model (any of 
 VAE decoder, k-NN mean) plays its points quieter than the sounds they stand for (the first shipped
 model: 6.8 dB on the validation kits), and neighbouring points differed in level by more than far ones.
 The boost is capped (``max_boost_db``) so a near-silent point is not raised into its noise floor.
+A decoded hit is often peakier than the recording it stands for (its phase is rebuilt, its attack
+sharp), so scaling its peak down to the ceiling would leave it quieter than its neighbours on the
+map: up to ``max_limit_db`` of its peaks are taken off by the engine's look-ahead true-peak limiter
+(``runtime.limiter``, 1 ms, at the ceiling) instead, and only what is beyond that scales it down.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import warnings
 import numpy as np
 import pyloudnorm
 
+from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
+
 SILENT_RMS = 1e-5  # below this (-100 dBFS) a sound is left alone: nothing to bring up
 
 
 def level_like_training(waves: np.ndarray, rate: int, target_lufs: float, peak_ceiling_db: float,
-                        max_boost_db: float = 24.0) -> np.ndarray:
+                        max_boost_db: float = 24.0, max_limit_db: float = 6.0) -> np.ndarray:
     """Waves [B, L] -> float32 [B, L], each at ``target_lufs`` (BS.1770 integrated loudness; RMS
-    when the sound is too short to gate), raised at most ``max_boost_db``, then scaled down so its
-    peak is at most ``peak_ceiling_db``. A sound holding NaN/inf is left as it is, for the
+    when the sound is too short to gate), raised at most ``max_boost_db``; peaks over
+    ``peak_ceiling_db`` are limited by up to ``max_limit_db`` and scaled down beyond that, so the
+    true peak never exceeds the ceiling. A sound holding NaN/inf is left as it is, for the
     caller's own check to name (the bake refuses it, the engine's guard silences it)."""
     w = np.atleast_2d(np.asarray(waves, dtype=np.float32))  # (B, L)
     out = w.copy()
@@ -42,8 +49,21 @@ def level_like_training(waves: np.ndarray, rate: int, target_lufs: float, peak_c
         out[i] *= np.float32(10.0 ** (gain_db / 20.0))
         peak = float(np.max(np.abs(out[i])))
         if peak > ceiling:
-            out[i] *= np.float32(ceiling / peak)
+            allowed = ceiling * 10.0 ** (max(max_limit_db, 0.0) / 20.0)
+            if peak > allowed:  # beyond what the limiter may take: scaled down
+                out[i] *= np.float32(allowed / peak)
+            if max_limit_db > 0:
+                out[i] = _limited(out[i], rate, peak_ceiling_db)
     return out
+
+
+def _limited(wave: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
+    """One sound through a fresh look-ahead true-peak limiter at ``ceiling_db``, its delay removed."""
+    limiter = SafetyLimiter(LimiterConfig(ceiling_db=ceiling_db), rate, 1, wave.size + 4096)
+    block = np.zeros((wave.size + limiter.latency, 1), dtype=np.float32)
+    block[: wave.size, 0] = wave
+    limiter.process(block)
+    return block[limiter.latency:, 0].copy()
 
 
 def _loudness(meter: pyloudnorm.Meter, wave: np.ndarray, rms: float) -> float:
