@@ -53,9 +53,10 @@ def card_text(model: GesamModel, directory: Path) -> str:
         f"made {str(c.get('created', '?'))[:10]})",
         f"  sound       {model.sample_rate} Hz, {model.n_samples / model.sample_rate:.2f} s one-shots; "
         f"{codec.get('name', '?')} codec ({codec.get('n_mels', '?')} bands), "
-        f"Griffin-Lim {codec.get('griffin_lim_iters', '?')} iterations",
+        f"{'PGHI phase + ' if codec.get('phase_init') == 'pghi' else ''}Griffin-Lim "
+        f"{codec.get('griffin_lim_iters', '?')} iterations",
         f"  map         VAE, {_params(model.vae)}, a 2D map of the training sounds",
-        f"  generator   transformer, {_params(model.transformer)} ({tc.n_layers} layers, width {tc.d_model}): "
+        f"  generator   {tc.mode} transformer, {_params(model.transformer)} ({tc.n_layers} layers, width {tc.d_model}): "
         "a sound for any map point",
     ]
     hist = t.get("classifier") or {}
