@@ -56,7 +56,7 @@ def card_text(model: GesamModel, directory: Path) -> str:
         f"{'PGHI phase + ' if codec.get('phase_init') == 'pghi' else ''}Griffin-Lim "
         f"{codec.get('griffin_lim_iters', '?')} iterations",
         f"  map         VAE, {_params(model.vae)}, a 2D map of the training sounds",
-        f"  generator   {tc.mode} transformer, {_params(model.transformer)} ({tc.n_layers} layers, width {tc.d_model}): "
+        f"  generator   {tc.mode} transformer, {_params(model.transformer)} ({tc.n_layers} layers x {tc.d_model}): "
         "a sound for any map point",
     ]
     hist = t.get("classifier") or {}
