@@ -7,9 +7,12 @@ VAE decoder, k-NN mean) plays its points quieter than the sounds they stand for 
 model: 6.8 dB on the validation kits), and neighbouring points differed in level by more than far ones.
 The boost is capped (``max_boost_db``) so a near-silent point is not raised into its noise floor.
 A decoded hit is often peakier than the recording it stands for (its phase is rebuilt, its attack
-sharp), so scaling its peak down to the ceiling would leave it quieter than its neighbours on the
-map: up to ``max_limit_db`` of its peaks are taken off by the engine's look-ahead true-peak limiter
-(``runtime.limiter``, 1 ms, at the ceiling) instead, and only what is beyond that scales it down.
+sharp), so scaling its peak down to the ceiling leaves it quieter than its neighbours on the map.
+``max_limit_db`` lets the engine's look-ahead true-peak limiter (``runtime.limiter``) take that
+much off its peaks instead. It is off by default: measured on the shipped model's validation
+kits, 6 dB lifted the 8 x 8 grid's median from -24.7 to -22.3 LUFS (39 % instead of 55 % under
+-24 LUFS), but the limiter's gain dip reshapes every attack: the codec round trip's MR-STFT went
+from 0.44 to 0.51 and the generator's from 1.16 to 1.29. A clean hit matters more than 2 dB.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ SILENT_RMS = 1e-5  # below this (-100 dBFS) a sound is left alone: nothing to br
 
 
 def level_like_training(waves: np.ndarray, rate: int, target_lufs: float, peak_ceiling_db: float,
-                        max_boost_db: float = 24.0, max_limit_db: float = 6.0) -> np.ndarray:
+                        max_boost_db: float = 24.0, max_limit_db: float = 0.0) -> np.ndarray:
     """Waves [B, L] -> float32 [B, L], each at ``target_lufs`` (BS.1770 integrated loudness; RMS
     when the sound is too short to gate), raised at most ``max_boost_db``; peaks over
-    ``peak_ceiling_db`` are limited by up to ``max_limit_db`` and scaled down beyond that, so the
-    true peak never exceeds the ceiling. A sound holding NaN/inf is left as it is, for the
+    ``peak_ceiling_db`` are limited by up to ``max_limit_db`` (default 0: none) and scaled down
+    beyond that, so the peak never exceeds the ceiling. A sound holding NaN/inf is left as it is, for the
     caller's own check to name (the bake refuses it, the engine's guard silences it)."""
     w = np.atleast_2d(np.asarray(waves, dtype=np.float32))  # (B, L)
     out = w.copy()

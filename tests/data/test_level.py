@@ -24,8 +24,8 @@ def test_quiet_and_loud_sounds_come_out_at_the_target_under_the_ceiling():
     for i in range(3):  # at the target, or lower only because the peak ceiling held it down
         peak = np.abs(out[i]).max()
         assert abs(lufs[i] + 18.0) < 0.3 or peak > 0.99 * ceiling, (lufs[i], peak)
-    # limiting touched only the peaks: the sound is the same sound
-    assert np.corrcoef(out[0], waves[0])[0, 1] > 0.99
+    # by default nothing but a gain: the sound keeps its shape
+    np.testing.assert_allclose(out[0] / np.abs(out[0]).max(), waves[0] / np.abs(waves[0]).max(), atol=1e-5)
 
 
 def test_peaky_sounds_reach_the_target_through_at_most_the_limit_and_keep_their_shape_without():
