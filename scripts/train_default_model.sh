@@ -5,7 +5,7 @@
 #   2. train on its training split (gesam train, settings in scripts/default_model.toml),
 #   3. evaluate on its validation kits (gesam evaluate, no --train: the model records its corpus),
 #   4. bake a small grid for instant triggers into the model (gesam bake --grid 10),
-#   5. draw the maps from a 64 x 64 bake kept outside the model (gesam maps).
+#   5. draw the maps from a 64 x 64 bake kept outside the model (gesam maps, 8 iterations as the engine).
 # Usage: scripts/train_default_model.sh [OUT]   (default OUT: models/default; GESAM=path/to/gesam)
 # A stopped run continues where it stopped: RESUME=1 scripts/train_default_model.sh
 set -euo pipefail
@@ -39,5 +39,5 @@ else
 fi
 "$GESAM" evaluate --model "$OUT" --val "$CORPUS/val" --cache "$WORK/cache" --write --json "$WORK/evaluation.json"
 "$GESAM" bake --model "$OUT" --grid 10
-"$GESAM" maps --model "$OUT" --bake "$WORK/maps-bake" --grid 64
+"$GESAM" maps --model "$OUT" --bake "$WORK/maps-bake" --grid 64 --iters 8  # as the engine plays
 echo "done in $(( $(date +%s) - start )) s: $OUT ($(du -sh "$OUT" | cut -f1))"

@@ -75,4 +75,4 @@ def test_commands_use_it_without_model(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["render", "--xy", "0.3", "0.7", "-o", str(out)]) == 0
     assert out.is_file() and "wrote" in capsys.readouterr().out
     assert main(["info"]) == 0
-    assert "526 files" in capsys.readouterr().out
+    assert "840 files" in capsys.readouterr().out
