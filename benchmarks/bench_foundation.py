@@ -67,13 +67,12 @@ def bench_codec(corpus_frames: np.ndarray, waves: np.ndarray, settings: Any, rep
 
 
 def bench_training(frames: np.ndarray, settings: Any, epochs: int) -> dict[str, Any]:
-    import dataclasses
-
     train = dataclasses.replace(settings.train, vae_epochs=epochs, transformer_epochs=epochs)
     x = torch.from_numpy(frames)
     cpu = torch.device("cpu")
     vae, vh = train_vae(x, settings.vae, train, cpu, progress=False)
-    _, th = train_transformer(x, encode_all(vae, x, cpu), settings.transformer, train, cpu, progress=False)
+    _, th = train_transformer(x, encode_all(vae, x, cpu), settings.transformer, train, cpu, progress=False,
+                              vae=vae.eval())  # the refine mode (the default) reads the VAE decoder
     return {"sounds": int(frames.shape[0]), "epochs": epochs,
             "vae_s_per_epoch": vh["seconds_per_epoch"], "transformer_s_per_epoch": th["seconds_per_epoch"]}
 

@@ -171,6 +171,12 @@ def write_doc(result: dict[str, Any], rows: list[tuple[str, str, str, str]], pre
         "output block, on a JACK dummy server (non-realtime) with period = block size. The GESAM reference",
         "loop recomputes the whole sequence at every step, one point at a time; the KV-cache figures",
         "generate the same points with the cache (64 points in one batch).",
+        "The shipped model's generator runs in one pass (`refine` mode): its new-point figure is that pass plus",
+        'PGHI + 8-iteration decoding and levelling; the KV-cache and reference-loop rows time the autoregressive',
+        'mode at the default size, untrained. Batching no longer pays in the bake ("bake vs one at a time"):',
+        'one point is already one pass. The `held-out kits` rows are ratios of the shipped model to the first',
+        'shipped model (commit 6ae3b68), both evaluated in this run on the 94 sounds neither was trained on',
+        '(`benchmarks/bench_evaluation.py`; lower is better except class match).',
     ]
     errors = {k: v["error"] for k, v in result.items() if isinstance(v, dict) and "error" in v}
     if errors:
