@@ -26,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.run_all import lookup  # noqa: E402  (the same dotted paths as the headlines)
 from gesam_engine.gesam_model import GesamModel  # noqa: E402
 from gesam_engine.training.evaluate import evaluate_model  # noqa: E402
 
@@ -55,15 +56,6 @@ FIGURES: list[tuple[str, str, bool]] = [
     ("grid loudness cliffs (share of neighbour pairs)", "grid.transformer.lufs_cliff_share", True),
     ("grid ring-length cliffs (share of neighbour pairs)", "grid.transformer.decay_cliff_share", True),
 ]
-
-
-def lookup(result: dict[str, Any], path: str) -> Any:
-    node: Any = result
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def baseline_model(folder: Path) -> Path:

@@ -21,10 +21,10 @@ from gesam_engine.codec import Codec, make_codec
 from gesam_engine.config import from_dict, to_dict
 from gesam_engine.coordinates import MapExtent
 from gesam_engine.data.level import level_like_training
+from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import CheckpointError, CodecError, ConfigError, GesamError
 from gesam_engine.models import ClassifierConfig, FrameClassifier, MapTransformer, MapVAE, TransformerConfig, VAEConfig
 
-PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS: generated sounds never clip (a card's preprocess may set another)
 CPU_DECODE_CHUNK = 16  # sounds per Griffin-Lim batch on a CPU (see decode)
 
 
@@ -67,7 +67,9 @@ class GesamModel:
     def level(self) -> tuple[float, float]:
         """(target LUFS, peak ceiling dBFS) the training sounds were brought to: decoded sounds get the same."""
         pre = (self.card.get("settings") or {}).get("preprocess") or {}
-        return float(pre.get("target_lufs", -18.0)), float(pre.get("peak_ceiling_db", -1.0))
+        default = PreprocessConfig()
+        return (float(pre.get("target_lufs", default.target_lufs)),
+                float(pre.get("peak_ceiling_db", default.peak_ceiling_db)))
 
     @torch.inference_mode()
     def decode(self, frames: torch.Tensor, iters: int | None = None) -> np.ndarray:

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from gesam_engine.errors import CheckpointError, CodecError, ConfigError, GesamError
-from gesam_engine.gesam_model import PEAK_CEILING, GesamModel, resolve_device
+from gesam_engine.gesam_model import GesamModel, resolve_device
 from gesam_engine.evaluation import integrated_lufs
 from tests.tiny import tiny_model
+
+PEAK_CEILING = 10 ** (-1 / 20)  # the default peak ceiling, -1 dBFS
 
 
 def test_render_shapes_and_batch_independence():
@@ -22,6 +24,7 @@ def test_render_shapes_and_batch_independence():
 
 def test_loud_frames_are_turned_down_and_quiet_ones_brought_to_the_training_level():
     model = tiny_model()
+    assert model.level() == (-18.0, -1.0)  # a card without settings: the preprocessing defaults
     t, d = model.transformer.config.n_frames, model.codec.n_features
     loud = model.decode(torch.full((1, t, d), 1.3))
     assert np.abs(loud).max() <= PEAK_CEILING + 1e-6

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import pyloudnorm
 
+from gesam_engine.data.preprocess import loudness_meter
 from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
 
 SILENT_RMS = 1e-5  # below this (-100 dBFS) a sound is left alone: nothing to bring up
@@ -37,7 +38,7 @@ def level_like_training(waves: np.ndarray, rate: int, target_lufs: float, peak_c
     w = np.atleast_2d(np.asarray(waves, dtype=np.float32))  # (B, L)
     out = w.copy()
     ceiling = 10.0 ** (peak_ceiling_db / 20.0)
-    meter = pyloudnorm.Meter(rate, block_size=min(0.4, 0.5 * w.shape[1] / rate)) if w.shape[1] else None
+    meter = loudness_meter(rate, w.shape[1]) if w.shape[1] else None
     for i, wave in enumerate(w):
         rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
         if not np.isfinite(rms) or rms < SILENT_RMS or meter is None:

@@ -75,14 +75,19 @@ def _fit_length(wave: np.ndarray, n: int, fade_out: int) -> np.ndarray:
     return out
 
 
+def loudness_meter(rate: int, n_samples: int) -> pyloudnorm.Meter:
+    """The project's BS.1770 meter for sounds of ``n_samples``: blocks of 400 ms, shorter for sounds
+    under 0.8 s. Training waves, decoded sounds and the evaluation are all measured with it."""
+    return pyloudnorm.Meter(rate, block_size=min(0.4, 0.5 * n_samples / rate))
+
+
 def _normalise_loudness(wave: np.ndarray, sound_len: int, config: PreprocessConfig) -> np.ndarray:
     """Integrated-loudness normalisation (BS.1770 via pyloudnorm), RMS if that is undefined."""
     rate = config.sample_rate
-    block = min(0.4, 0.5 * wave.size / rate)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # clipping warnings: the peak ceiling follows
-            loudness = pyloudnorm.Meter(rate, block_size=block).integrated_loudness(wave.astype(np.float64))
+            loudness = loudness_meter(rate, wave.size).integrated_loudness(wave.astype(np.float64))
             if np.isfinite(loudness):
                 out = pyloudnorm.normalize.loudness(wave.astype(np.float64), loudness, config.target_lufs)
                 if np.all(np.isfinite(out)):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pyloudnorm
+
+from gesam_engine.data.preprocess import loudness_meter
 
 LUFS_FLOOR = -70.0  # BS.1770's absolute gate: quieter reads as this
 QUIET_LUFS = -24.0  # the "too quiet to use as is" line of the grid figure (broadcast target level)
@@ -19,15 +20,10 @@ SILENT_RMS = 1e-9  # below this a wave is digital silence: no gain can make it a
 MATCH_LUFS = -18.0  # compared sounds are matched to this (the training sounds' level, preprocess.target_lufs)
 
 
-def _meter(rate: int, n_samples: int) -> pyloudnorm.Meter:
-    """BS.1770 meter; blocks of 400 ms, shorter for sounds under 0.8 s (as ``prepare_wave`` does)."""
-    return pyloudnorm.Meter(rate, block_size=min(0.4, 0.5 * n_samples / rate))
-
-
 def integrated_lufs(waves: np.ndarray, rate: int) -> np.ndarray:
     """Integrated loudness of waves [B, L] (or [L]) -> LUFS float64 [B], at least ``LUFS_FLOOR``."""
     w = np.atleast_2d(np.asarray(waves, dtype=np.float64))  # (B, L)
-    meter = _meter(rate, w.shape[1])
+    meter = loudness_meter(rate, w.shape[1])
     out = np.full(w.shape[0], LUFS_FLOOR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyloudnorm warns about possible clipping: irrelevant for a measure
@@ -43,7 +39,7 @@ def match_loudness(waves: np.ndarray, rate: int, target_lufs: float) -> np.ndarr
     meter cannot gate); digital silence stays silent. No limiting: a distance, not playback."""
     w = np.atleast_2d(np.asarray(waves, dtype=np.float64))  # (B, L)
     out = w.copy()
-    meter = _meter(rate, w.shape[1])
+    meter = loudness_meter(rate, w.shape[1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, wave in enumerate(w):
