@@ -55,3 +55,26 @@ def test_no_sentence_of_the_card_puts_kicks_or_toms_low_or_left(cells: dict[str,
     for clause in re.split(r"[.;,]\s", text):
         if re.search(r"\b(kicks?|toms?)\b", clause, re.I):
             assert not re.search(r"\b(left|lower|bottom)\b", clause, re.I), clause
+
+
+def test_the_cards_held_out_table_is_the_one_gesam_evaluate_stored() -> None:
+    """The figures in the card's main table are model.json's "evaluation" (gesam evaluate --write), not retyped ones."""
+    card = (MODEL / "README.md").read_text()
+    section = card.split("## Evaluation on the validation kits", 1)[1].split("###", 1)[0]
+    stored = json.loads((MODEL / "model.json").read_text())["evaluation"]["methods"]
+    names = {"transformer (refine)": "transformer", "VAE reconstruction": "vae_reconstruction",
+             "5-NN average": "knn5_average"}
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().replace("*", "") for c in line.strip("|").split("|")]
+        if cells and cells[0] in names:
+            rows[names[cells[0]]] = cells
+    assert set(rows) == set(stored), "one row per evaluated method"
+    for method, cells in rows.items():
+        row = stored[method]
+        mae, sem = (float(v) for v in cells[1].split("±"))
+        assert (mae, sem) == (pytest.approx(row["frame_mae"], abs=5e-5), pytest.approx(row["frame_mae_sem"], abs=5e-5))
+        assert float(cells[2]) == pytest.approx(row["mrstft"], abs=5e-4), method
+        assert float(cells[3].rstrip(" %")) == pytest.approx(100 * row["class_match"], abs=0.05), method
+        assert float(cells[4].rstrip(" %")) == pytest.approx(100 * row["class_match_file_label"], abs=0.05), method
+        assert float(cells[5].removesuffix(" dB")) == pytest.approx(row["lufs_vs_original"], abs=0.05), method
