@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gesam_engine.cli.info_cmd import card_text
 from gesam_engine.codec import StftCodec, make_codec
 from gesam_engine.coordinates import MapExtent
 from gesam_engine.gesam_model import GesamModel
@@ -30,3 +31,5 @@ def test_model_on_the_stft_codec_round_trips_and_renders(tmp_path: Path) -> None
     waves = loaded.render(points, iters=2)
     assert waves.shape == (2, n_samples) and np.isfinite(waves).all()
     np.testing.assert_array_equal(waves, model.render(points, iters=2))
+    # gesam info names the frame's rows as the codec has them: 129 STFT bins here, not mel bands
+    assert "stft codec (129 bins)" in card_text(loaded, tmp_path / "m")
