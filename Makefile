@@ -9,7 +9,7 @@ GESAM  := $(VENV)/bin/gesam
 TORCH  ?= torch==2.13.0
 DEMO   ?= build/demo
 
-.PHONY: run test test-fast test-busy reliability bench bench-quick clean
+.PHONY: run lint test test-fast test-busy reliability bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ run: $(VENV)/.installed
 	  $(GESAM) train --data $(DEMO)/kit -o $(DEMO)/model --epochs 60 --cache $(DEMO)/cache --force; }
 	@$(GESAM) serve --model $(MODEL) $(SERVE_ARGS)
 
-# Every test, slow and end-to-end ones included (what CI runs).
-test: $(VENV)/.installed
+# Static checks: ruff over the whole repository, mypy --strict over gesam_engine and osc_bridge
+# (settings in pyproject.toml). `make test` runs them first.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Every test, slow and end-to-end ones included (what CI runs), after the lint.
+test: lint
 	$(PY) -m pytest -q
 
 # The fast subset for working on the code.

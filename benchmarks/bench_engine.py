@@ -14,7 +14,6 @@ import os
 import platform
 import random
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -135,11 +134,13 @@ def main() -> int:
         r = result[key]
         lb, lm = r["trigger_latency_blocks"], r["trigger_latency_ms"]
         print(f"{key:<20} triggers {r['triggers']:5d}  latency median {lb['median']:.2f} blocks ({lm['median']:.2f} ms) "
-              f"p99 {lb['p99']:.2f} blocks ({lm['p99']:.2f} ms)  underruns {r['underruns']}  margin {r['render_margin_ms']:.2f} ms")
+              f"p99 {lb['p99']:.2f} blocks ({lm['p99']:.2f} ms)  underruns {r['underruns']}  "
+              f"margin {r['render_margin_ms']:.2f} ms")
     for key in ("ready_block_256", "load_block_256"):
         g = result[key]["generation_ready_ms"]
         print(f"generation to ready, {key}: median {g['median']:.1f} ms, p99 {g['p99']:.1f} ms over {g['count']} new points")
-    print(f"RSS: engine {result['load_block_256']['engine_rss_mb']:.0f} MB, audio process {result['load_block_256']['audio_process_rss_mb']:.0f} MB")
+    print(f"RSS: engine {result['load_block_256']['engine_rss_mb']:.0f} MB, "
+          f"audio process {result['load_block_256']['audio_process_rss_mb']:.0f} MB")
     print(f"written to {args.out}")
     return 0
 

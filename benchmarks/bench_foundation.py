@@ -101,7 +101,8 @@ def bench_generation(settings: Any, repeats: int, nocache_repeats: int) -> dict[
     # GESAM's reference loop: the same 64 points one at a time, the whole sequence recomputed each step
     pts = torch.rand(64, 2) * 2 - 1
     loop = timed(lambda: [model.generate(p[None], use_cache=False) for p in pts], 1, warmup=0)
-    out["reference_loop_64"] = {**loop, "speedup_vs_kv_batch": round(loop["median_ms"] / out["batch_64"]["kv_cache"]["median_ms"], 2)}
+    out["reference_loop_64"] = {
+        **loop, "speedup_vs_kv_batch": round(loop["median_ms"] / out["batch_64"]["kv_cache"]["median_ms"], 2)}
     out["parallel_speedup_vs_kv_cache_batch_1"] = round(
         out["batch_1"]["kv_cache"]["median_ms"] / out["parallel_batch_1"]["median_ms"], 2)
     return out

@@ -236,7 +236,8 @@ def main() -> int:
               f"received {fl['received_per_s']:>9,.0f}/s  handled {fl['handled_per_s']:>7,.0f}/s  "
               f"coalesced {fl['coalesced']:>9,}  kernel drops {fl['kernel_drops']}")
         print(f"{'':13}drained {fl['drain_after_sender_ms']:.1f} ms after the sender stopped; "
-              f"ping {fl['ping_after_ms']:.1f} ms; final cursor {'==' if fl['final_cursor_is_last_sent'] else '!='} last sent {fl['last_sent']}")
+              f"ping {fl['ping_after_ms']:.1f} ms; "
+              f"final cursor {'==' if fl['final_cursor_is_last_sent'] else '!='} last sent {fl['last_sent']}")
     print(f"written to {args.out}")
     return 0
 

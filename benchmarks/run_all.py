@@ -53,10 +53,13 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("codec MR-STFT, held-out kits: linear STFT + PGHI + 8", "codec.rows.stft_pghi8.mrstft_median", "", True),
     ("codec MR-STFT, hats and cymbals: linear STFT + PGHI + 8", "codec.rows.stft_pghi8.mrstft_hats_median", "", True),
     ("codec decode, linear STFT + PGHI + 8, one sound", "codec.rows.stft_pghi8.decode_one_sound_ms.median_ms", "ms", True),
-    ("held-out kits: transformer frame MAE (shipped / first model)", "evaluation.common_kits.transformer frame MAE.ratio", "x", True),
+    ("held-out kits: transformer frame MAE (shipped / first model)",
+     "evaluation.common_kits.transformer frame MAE.ratio", "x", True),
     ("held-out kits: transformer MR-STFT (shipped / first model)", "evaluation.common_kits.transformer MR-STFT.ratio", "x", True),
-    ("held-out kits: transformer class match (shipped / first model)", "evaluation.common_kits.transformer class match.ratio", "x", False),
-    ("held-out kits: codec round trip MR-STFT (shipped / first model)", "evaluation.common_kits.codec round trip MR-STFT.ratio", "x", True),
+    ("held-out kits: transformer class match (shipped / first model)",
+     "evaluation.common_kits.transformer class match.ratio", "x", False),
+    ("held-out kits: codec round trip MR-STFT (shipped / first model)",
+     "evaluation.common_kits.codec round trip MR-STFT.ratio", "x", True),
     ("bake throughput with audio", "maps.bake.with_audio.bake_sounds_per_s", "sounds/s", False),
     ("bake vs one at a time, no cache", "maps.bake.with_audio.ratio", "x", False),
     ("OSC sustained (paced flood), taken in", "osc.flood_paced.received_per_s", "msg/s", False),
@@ -136,11 +139,13 @@ def change(now: Any, before: Any, lower_is_better: bool) -> str:
 
 def table(result: dict[str, Any], previous: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
     """Rows (figure, value, previous, change) for the headline figures."""
+    def fmt(v: Any) -> str:
+        return "-" if v is None else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+
     rows = []
     for label, path, unit, lower in HEADLINES:
         now = lookup(result, path)
         before = lookup(previous, path) if previous else None
-        fmt = (lambda v: "-" if v is None else (f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"))
         rows.append((f"{label}" + (f" ({unit})" if unit else ""), fmt(now), fmt(before) if previous else "",
                      change(now, before, lower)))
     return rows

@@ -225,7 +225,7 @@ def read_weights(directory: Path, card: Mapping[str, Any], name: str) -> dict[st
         raise CheckpointError(f"{path} is not a valid safetensors file: {exc}") from None
 
 
-def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: Path) -> None:
+def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: Path | str) -> None:
     """``load_state_dict(strict=True)``, reporting missing/unexpected keys and shape mismatches."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))

@@ -67,4 +67,5 @@ class MapExtent:
         """Latent [..., 2] -> normalised [..., 2] (not clamped, so outliers stay visible)."""
         z = np.asarray(z, dtype=np.float64)
         centre = np.array([self.cx, self.cy])
-        return ((z - centre) / self.half + 1) / 2
+        normalised: np.ndarray = ((z - centre) / self.half + 1) / 2
+        return normalised

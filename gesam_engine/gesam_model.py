@@ -180,11 +180,13 @@ class GesamModel:
         """A readable model card for ``gesam info``."""
         c = self.card
         lines = [
-            f"gesam model (format {c.get('format_version')}, gesam {c.get('gesam_version', '?')}, created {c.get('created', '?')})",
+            f"gesam model (format {c.get('format_version')}, gesam {c.get('gesam_version', '?')}, "
+            f"created {c.get('created', '?')})",
             f"  audio       {self.sample_rate} Hz, {self.n_samples / self.sample_rate:.2f} s",
             f"  codec       {json.dumps(self.codec.to_config())}",
             f"  vae         {sum(p.numel() for p in self.vae.parameters()):,} parameters  {json.dumps(to_dict(self.vae.config))}",
-            f"  transformer {sum(p.numel() for p in self.transformer.parameters()):,} parameters  {json.dumps(to_dict(self.transformer.config))}",
+            f"  transformer {sum(p.numel() for p in self.transformer.parameters()):,} parameters  "
+            f"{json.dumps(to_dict(self.transformer.config))}",
             self._classifier_line(),
             f"  map extent  {json.dumps(self.extent.to_dict())}",
             "  classes     " + (", ".join(f"{k['name']} {k['color']}" for k in self.classes) or "(none)"),
@@ -197,7 +199,8 @@ class GesamModel:
             for stage in ("vae", "transformer"):
                 h = t.get(stage) or {}
                 if h:
-                    lines.append(f"  {stage:<11} {h.get('epochs')} epochs, {h.get('seconds_per_epoch')} s/epoch, final {json.dumps(h.get('final'))}")
+                    lines.append(f"  {stage:<11} {h.get('epochs')} epochs, {h.get('seconds_per_epoch')} s/epoch, "
+                                 f"final {json.dumps(h.get('final'))}")
             h = t.get("classifier") or {}
             if h.get("epochs"):
                 lines.append(f"  classifier  {h['epochs']} epochs, {h.get('seconds_per_epoch')} s/epoch, "

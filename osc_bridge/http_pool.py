@@ -265,7 +265,9 @@ class PooledHTTPServer:
     # ---- the workers -----------------------------------------------------------------------------------
     def _work(self, pending: _Pending) -> None:
         try:
-            self.handler_class((pending.sock, bytes(pending.data)), pending.address, self)
+            # socketserver's stubs want a socket and a socketserver.BaseServer; this handler is fed
+            # (socket, bytes already read) by this pool instead, which its setup() unpacks.
+            self.handler_class((pending.sock, bytes(pending.data)), pending.address, self)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - a handler bug: counted and logged, the server goes on
             log.exception("web map request from %s", pending.address)
             if self.on_crash is not None:
@@ -353,7 +355,7 @@ class PooledRequestHandler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.connection, gathered = self.request
         deadline = time.monotonic() + self.server.request_timeout_s
-        self.rfile = io.BufferedReader(_RequestReader(gathered, self.connection, deadline))  # type: ignore[assignment]
+        self.rfile = io.BufferedReader(_RequestReader(gathered, self.connection, deadline))
         self.wfile = _ResponseWriter(self.connection, deadline)  # type: ignore[assignment]
 
     def handle(self) -> None:

@@ -231,6 +231,7 @@ class MidiInput:
         hint = (f"choose another backend with {CHOOSE_HINT} {_alternative(self.backend)} "
                 f"(or MIDO_BACKEND), or play without MIDI")
         ports: list[Any] = []
+        failure: Exception | None
         with _captured_stderr() as printed:
             try:
                 import mido

@@ -95,7 +95,8 @@ class MidiMailbox:
                 if not head:
                     self._items.popleft()
             else:
-                item = self._items.popleft()
+                self._items.popleft()
+                item = head  # narrowed: a plain stamped message, not a run
             self._size -= 1
             return item
 

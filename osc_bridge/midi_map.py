@@ -206,7 +206,7 @@ class MidiMapper:
         m = self._mapping
         lsb = control + 32 if control < 32 else NO_CC
         mine, other = ("x", "y") if target == "x" else ("y", "x")
-        changes: dict[str, int] = {f"{mine}_cc": control, f"{mine}_cc_lsb": lsb}
+        changes: dict[str, Any] = {f"{mine}_cc": control, f"{mine}_cc_lsb": lsb}
         other_ccs = {getattr(m, f"{other}_cc"), getattr(m, f"{other}_cc_lsb")} - {NO_CC}
         if {control, lsb} & other_ccs:
             changes[f"{other}_cc"] = getattr(m, f"{mine}_cc")

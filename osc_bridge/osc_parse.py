@@ -19,7 +19,6 @@ from pythonosc import osc_message
 from pythonosc.parsing import osc_types
 
 from gesam_engine.errors import GesamError
-from osc_bridge.addresses import INCOMING
 from osc_bridge.commands import (
     Command, FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
     Trigger,

@@ -192,7 +192,7 @@ class OscServer:
                     continue
             except OSError:
                 continue
-            batch = []
+            batch: list[tuple[bytes, Any, float]] = []  # (datagram, sender address, arrival time)
             while len(batch) < _MAX_BATCH:
                 try:
                     data, sender = sock.recvfrom(65536)

@@ -246,7 +246,7 @@ class WebMap:
         if view is None:
             raise HttpError(404, f"no map view named {quoted_name[:100]!r}")
         base = Path(root).resolve()
-        path = (base / view.image).resolve()
+        path: Path = (base / view.image).resolve()
         if not path.is_relative_to(base) or path.suffix != ".png" or not path.is_file():
             raise HttpError(404, f"view {name!r} has no image {view.image!r} in {base}")
         return path.read_bytes()

@@ -10,8 +10,10 @@ def add_bake_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam bake``."""
     p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
     p.add_argument("--grid", type=int, required=True, metavar="N", help="bake an N x N grid of map points (1..1024)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="map folder to write into (default: the model's map/); files go in DIR/bake/")
-    p.add_argument("--batch", type=int, default=64, metavar="B", help="sounds generated per batch and per resumable chunk (default 64)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="map folder to write into (default: the model's map/); files go in DIR/bake/")
+    p.add_argument("--batch", type=int, default=64, metavar="B",
+                   help="sounds generated per batch and per resumable chunk (default 64)")
     p.add_argument("--iters", type=int, metavar="N", help="Griffin-Lim iterations (default: the codec's)")
     p.add_argument("--device", default="auto", help="where the model runs: auto (CUDA if present, default), cpu, cuda, cuda:N")
     p.add_argument("--frames-only", action="store_true", help="store frames only, no decoded audio")

@@ -15,9 +15,11 @@ def add_midi_arguments(p: argparse.ArgumentParser) -> None:
     """MIDI and kit options of ``gesam serve``."""
     p.add_argument("--midi", action="store_true", help="open a virtual MIDI input named gesam_in")
     p.add_argument("--midi-backend", metavar="NAME", help="alsa, jack, coremidi, windows (default: $MIDO_BACKEND or mido's)")
-    p.add_argument("--midi-connect", nargs="+", default=[], metavar="PORT", help="also connect to inputs whose names contain PORT")
+    p.add_argument("--midi-connect", nargs="+", default=[], metavar="PORT",
+                   help="also connect to inputs whose names contain PORT")
     p.add_argument("--midi-map", type=Path, metavar="TOML", help="MIDI mapping ([midi] table); MIDI learn saves into it")
-    p.add_argument("--kits", type=Path, metavar="DIR", default=Path("kits"), help="saved kits for program changes (NNN-name.toml)")
+    p.add_argument("--kits", type=Path, metavar="DIR", default=Path("kits"),
+                   help="saved kits for program changes (NNN-name.toml)")
 
 
 def program_loader(engine: Any, kits_dir: Path) -> Callable[[int], list[tuple[str, list[Any]]]]:

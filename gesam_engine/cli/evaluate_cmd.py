@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 
 def add_evaluate_parser(p: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
-def write_evaluation(model_dir: Path, evaluation: dict) -> None:
+def write_evaluation(model_dir: Path, evaluation: dict[str, Any]) -> None:
     """Put ``evaluation`` into ``model_dir/model.json`` atomically (the weights' sha256 are untouched)."""
     from gesam_engine.atomic_io import atomic_write
     from gesam_engine.checkpoint import CARD, read_card

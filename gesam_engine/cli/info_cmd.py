@@ -97,7 +97,8 @@ def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
     """The paper's table, one line per method, when the model was evaluated."""
     methods = ev.get("methods") or {}
     if not methods:
-        return ["  evaluation  none yet (`gesam evaluate --val DIR --write` adds it; --train DIR for a model that records no corpus)"]
+        return ["  evaluation  none yet (`gesam evaluate --val DIR --write` adds it; "
+                "--train DIR for a model that records no corpus)"]
     held = ev.get("held_out") or {}
     lines = [f"  evaluation  {held.get('n_sounds', '?')} held-out sounds from {len(held.get('roots') or [])} kits:",
              f"    {'method':<20}{'frame MAE':>10}{'class match':>13}"]

@@ -20,7 +20,8 @@ def add_kit_parser(p: argparse.ArgumentParser) -> None:
                                         "DIR/samples/pad_NN_<name>.wav (24-bit) for any SFZ sampler.")
     export.add_argument("--sfz", required=True, type=Path, metavar="DIR", help="folder to write kit.sfz and samples/ into")
     export.add_argument("--kit", type=Path, metavar="TOML", help="kit file (default: the default 16-pad kit)")
-    export.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
+    export.add_argument("--model", type=Path, metavar="DIR",
+                        help="model directory (default: models/default, then build/demo/model)")
     export.add_argument("--first-note", type=int, default=36, metavar="NOTE", help="key of pad 0 (default 36)")
     export.add_argument("--device", default="auto", help="where the model runs: auto (default), cpu, cuda, cuda:N")
     export.add_argument("--iters", type=int, metavar="N", help="Griffin-Lim iterations (default: the model's)")

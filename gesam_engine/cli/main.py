@@ -15,7 +15,8 @@ from gesam_engine.cli import (
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("train", "train a model (VAE map + transformer) on sample folders", train_cmd.add_train_parser, train_cmd.run_train),
-    ("evaluate", "the GESAM paper's table on held-out folders (transformer vs VAE vs 5-NN: frame MAE, MR-STFT, class match) plus realism and loudness",
+    ("evaluate", "the GESAM paper's table on held-out folders (transformer vs VAE vs 5-NN: frame MAE, MR-STFT, "
+                 "class match) plus realism and loudness",
      evaluate_cmd.add_evaluate_parser, evaluate_cmd.run_evaluate),
     ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
     ("bake", "bake an N x N grid of sounds over the map into the model's map/ (resumable)",
@@ -24,7 +25,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
      maps_cmd.add_maps_parser, maps_cmd.run_maps),
     ("serve", "play: keep the model warm and answer triggers on an audio device or into a WAV file",
      serve_cmd.add_serve_parser, serve_cmd.run_serve),
-    ("devices", "list audio outputs by name and host API (what --device takes)", devices_cmd.add_devices_parser, devices_cmd.run_devices),
+    ("devices", "list audio outputs by name and host API (what --device takes)",
+     devices_cmd.add_devices_parser, devices_cmd.run_devices),
     ("learn", "MIDI learn on a running engine: the next controller moved becomes x or y",
      learn_cmd.add_learn_parser, learn_cmd.run_learn),
     ("info", "print a model's card (--json: model.json as it is)", info_cmd.add_info_parser, info_cmd.run_info),

@@ -12,8 +12,8 @@ DEFAULT_GRID = 64
 def add_maps_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam maps``."""
     p.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: models/default, then build/demo/model)")
-    p.add_argument("-o", "--out", type=Path, metavar="DIR", help="where the PNGs and maps.json go (default: the model's map/maps/, "
-                   "where `gesam serve` finds them)")
+    p.add_argument("-o", "--out", type=Path, metavar="DIR",
+                   help="where the PNGs and maps.json go (default: the model's map/maps/, where `gesam serve` finds them)")
     p.add_argument("--bake", type=Path, metavar="DIR", help="the bake to draw from (default: the model's map/bake/; "
                    "made first, resumably, when missing or unfinished)")
     p.add_argument("--grid", type=int, metavar="N", help=f"grid of the bake to make when there is none (default {DEFAULT_GRID}; "

@@ -178,7 +178,8 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
         raise GesamError(f"{args.output} already exists; pass --force to overwrite it")
     if args.duration is not None and not 0 < args.duration < 86400:
         raise GesamError(f"--duration must be in (0, 86400) seconds, got {args.duration}")
-    output = {k: v for k, v in (("device", args.device), ("sample_rate", args.rate), ("blocksize", args.blocksize)) if v is not None}
+    given = (("device", args.device), ("sample_rate", args.rate), ("blocksize", args.blocksize))
+    output = {k: v for k, v in given if v is not None}
     config = load_serve_config(args.config or default_config(), {"output": output} if output else None)
     model_dir = find_model(args.model)
     check_maps_dir(args.maps)

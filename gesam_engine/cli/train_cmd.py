@@ -19,7 +19,8 @@ def add_train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, type=Path, metavar="DIR", help="folders of samples (searched recursively)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
                    help="model directory to write (a new folder outside every --data folder)")
-    p.add_argument("--config", type=Path, metavar="TOML", help="settings file ([preprocess] [labels] [codec] [vae] [transformer] [train])")
+    p.add_argument("--config", type=Path, metavar="TOML",
+                   help="settings file ([preprocess] [labels] [codec] [vae] [transformer] [train])")
     p.add_argument("--epochs", type=int, metavar="N",
                    help="epochs for all three stages: VAE, transformer and classifier (overrides the config)")
     p.add_argument("--vae-epochs", type=int, metavar="N", help="epochs for stage 1, the VAE map (overrides --epochs)")
@@ -31,8 +32,9 @@ def add_train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, metavar="DIR", help="feature cache (default $GESAM_CACHE or ~/.cache/gesam)")
     p.add_argument("--no-cache", action="store_true", help="decode every file, keep nothing")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing model directory (one with model.json) or an empty folder (any other folder is refused); "
-                        "without --resume, also delete an interrupted run's checkpoint (OUTPUT.partial) and start over")
+                   help="replace an existing model directory (one with model.json) or an empty folder "
+                        "(any other folder is refused); without --resume, also delete an interrupted run's checkpoint "
+                        "(OUTPUT.partial) and start over")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run whose checkpoint is in OUTPUT.partial (same --data and settings)")
     p.add_argument("--threads", type=int, metavar="N",
@@ -63,7 +65,7 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+    names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def handle(signum: int, frame: object) -> None:
         if stop.reason is not None or not stop.request(names.get(signum, str(signum))):

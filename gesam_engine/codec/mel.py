@@ -39,11 +39,13 @@ class MelCodecConfig:
 
     def __post_init__(self) -> None:
         check(8000 <= self.sample_rate <= 192000, f"codec.sample_rate must be in 8000..192000, got {self.sample_rate}")
-        check(self.n_fft >= 64 and self.n_fft & (self.n_fft - 1) == 0, f"codec.n_fft must be a power of two >= 64, got {self.n_fft}")
+        check(self.n_fft >= 64 and self.n_fft & (self.n_fft - 1) == 0,
+              f"codec.n_fft must be a power of two >= 64, got {self.n_fft}")
         check(0 < self.hop_length <= self.n_fft, f"codec.hop_length must be in 1..n_fft, got {self.hop_length}")
         check(8 <= self.n_mels <= self.n_fft // 2 + 1, f"codec.n_mels must be in 8..n_fft/2+1, got {self.n_mels}")
         top = self.fmax if self.fmax is not None else self.sample_rate / 2
-        check(0 <= self.fmin < top <= self.sample_rate / 2, f"codec.fmin/fmax must satisfy 0 <= fmin < fmax <= sample_rate/2, got {self.fmin}, {self.fmax}")
+        check(0 <= self.fmin < top <= self.sample_rate / 2,
+              f"codec.fmin/fmax must satisfy 0 <= fmin < fmax <= sample_rate/2, got {self.fmin}, {self.fmax}")
         check(self.db_floor < 0, f"codec.db_floor must be negative dB, got {self.db_floor}")
         check(0 <= self.griffin_lim_iters <= 1000, f"codec.griffin_lim_iters must be in 0..1000, got {self.griffin_lim_iters}")
         check(0 <= self.momentum < 1, f"codec.momentum must be in [0, 1), got {self.momentum}")

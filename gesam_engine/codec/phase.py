@@ -98,7 +98,8 @@ class _Transform:
         half = self.n_fft // 2
         padded = torch.nn.functional.pad(x[:, None], (half, half), mode="reflect")[:, 0]  # (B, L + N)
         frames = padded.unfold(-1, self.n_fft, self.hop)[:, : self.n_frames] * self.window  # (B, T, N)
-        return torch.fft.rfft(frames, dim=-1)  # (B, T, F)
+        spectra: torch.Tensor = torch.fft.rfft(frames, dim=-1)  # (B, T, F)
+        return spectra
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Spectra [B, T, F] -> waves [B, length] (least-squares inverse, as torch.istft)."""

@@ -41,7 +41,8 @@ class StftCodecConfig:
 
     def __post_init__(self) -> None:
         check(8000 <= self.sample_rate <= 192000, f"codec.sample_rate must be in 8000..192000, got {self.sample_rate}")
-        check(self.n_fft >= 64 and self.n_fft & (self.n_fft - 1) == 0, f"codec.n_fft must be a power of two >= 64, got {self.n_fft}")
+        check(self.n_fft >= 64 and self.n_fft & (self.n_fft - 1) == 0,
+              f"codec.n_fft must be a power of two >= 64, got {self.n_fft}")
         check(0 < self.hop_length <= self.n_fft // 2,
               f"codec.hop_length must be in 1..n_fft/2 (PGHI needs overlapping frames), got {self.hop_length}")
         check(-200.0 <= self.db_floor < 0, f"codec.db_floor must be in -200..0 dB, got {self.db_floor}")

@@ -63,7 +63,7 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            frames = np.load(path, allow_pickle=False)
+            frames: np.ndarray = np.load(path, allow_pickle=False)
             ok = (
                 isinstance(frames, np.ndarray)
                 and frames.ndim == 2

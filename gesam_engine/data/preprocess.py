@@ -33,7 +33,8 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         check(8000 <= self.sample_rate <= 192000, f"preprocess.sample_rate must be in 8000..192000, got {self.sample_rate}")
         check(0.05 <= self.duration_s <= 60.0, f"preprocess.duration_s must be in 0.05..60 s, got {self.duration_s}")
-        check(-120.0 < self.trim_threshold_db < 0.0, f"preprocess.trim_threshold_db must be in (-120, 0) dB, got {self.trim_threshold_db}")
+        check(-120.0 < self.trim_threshold_db < 0.0,
+              f"preprocess.trim_threshold_db must be in (-120, 0) dB, got {self.trim_threshold_db}")
         check(0.0 <= self.preroll_ms <= 100.0, f"preprocess.preroll_ms must be in 0..100 ms, got {self.preroll_ms}")
         check(
             0.0 <= self.fade_out_ms <= self.duration_s * 1000.0,
@@ -41,7 +42,8 @@ class PreprocessConfig:
         )
         check(0.0 <= self.fade_in_ms <= 100.0, f"preprocess.fade_in_ms must be in 0..100 ms, got {self.fade_in_ms}")
         check(-70.0 <= self.target_lufs <= 0.0, f"preprocess.target_lufs must be in -70..0 LUFS, got {self.target_lufs}")
-        check(-60.0 <= self.peak_ceiling_db <= 0.0, f"preprocess.peak_ceiling_db must be in -60..0 dBFS, got {self.peak_ceiling_db}")
+        check(-60.0 <= self.peak_ceiling_db <= 0.0,
+              f"preprocess.peak_ceiling_db must be in -60..0 dBFS, got {self.peak_ceiling_db}")
         check(-150.0 <= self.silence_db < 0.0, f"preprocess.silence_db must be in -150..0 dBFS, got {self.silence_db}")
         check(self.max_input_s > 0.0, f"preprocess.max_input_s must be positive, got {self.max_input_s}")
 
@@ -89,14 +91,14 @@ def _normalise_loudness(wave: np.ndarray, sound_len: int, config: PreprocessConf
             warnings.simplefilter("ignore")  # clipping warnings: the peak ceiling follows
             loudness = loudness_meter(rate, wave.size).integrated_loudness(wave.astype(np.float64))
             if np.isfinite(loudness):
-                out = pyloudnorm.normalize.loudness(wave.astype(np.float64), loudness, config.target_lufs)
+                out: np.ndarray = pyloudnorm.normalize.loudness(wave.astype(np.float64), loudness, config.target_lufs)
                 if np.all(np.isfinite(out)):
                     return out.astype(np.float32)
     except (ValueError, FloatingPointError):
         pass  # too short or too quiet for gating: fall back to RMS below
     body = wave[: max(sound_len, 1)]
     rms = float(np.sqrt(np.mean(np.square(body, dtype=np.float64))))
-    gain = 10.0 ** (config.target_lufs / 20.0) / max(rms, 1e-12)
+    gain: float = 10.0 ** (config.target_lufs / 20.0) / max(rms, 1e-12)
     return (wave * gain).astype(np.float32)
 
 

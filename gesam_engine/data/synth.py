@@ -27,7 +27,8 @@ def _noise_band(rng: np.random.Generator, n: int, rate: int, low: float, high: f
     fall = np.clip(((high + width) - freqs) / width, 0.0, 1.0)
     mask = (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
     out = np.fft.irfft(spec * mask, n)
-    return out / (np.max(np.abs(out)) + 1e-12)
+    band: np.ndarray = out / (np.max(np.abs(out)) + 1e-12)
+    return band
 
 
 def _sweep(t: np.ndarray, start_hz: float, end_hz: float, tau: float, rate: int) -> np.ndarray:
@@ -41,7 +42,8 @@ def _kick(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
     body *= np.exp(-t / rng.uniform(0.15, 0.45))
     click = _noise_band(rng, t.size, rate, 1500, 8000) * np.exp(-t / rng.uniform(0.001, 0.004))
     drive = rng.uniform(1.0, 3.0)
-    return np.tanh(drive * (body + rng.uniform(0.1, 0.4) * click)) / np.tanh(drive)
+    kick: np.ndarray = np.tanh(drive * (body + rng.uniform(0.1, 0.4) * click)) / np.tanh(drive)
+    return kick
 
 
 def _snare(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
@@ -50,7 +52,8 @@ def _snare(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
     centre = rng.uniform(2000, 6000)
     noise = _noise_band(rng, t.size, rate, centre * 0.4, centre * 1.8)
     noise *= np.exp(-t / rng.uniform(0.08, 0.25))
-    return rng.uniform(0.3, 0.6) * tone + noise
+    snare: np.ndarray = rng.uniform(0.3, 0.6) * tone + noise
+    return snare
 
 
 def _hihat(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
@@ -62,7 +65,8 @@ def _hihat(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
     base = rng.uniform(300, 450)
     metal = np.sign(np.sin(2.0 * np.pi * base * ratios[:, None] * t[None, :])).sum(axis=0) / 6.0
     metal = np.diff(metal, prepend=0.0)  # crude high-pass keeps it bright
-    return (noise + rng.uniform(0.1, 0.4) * metal) * np.exp(-t / decay)
+    hat: np.ndarray = (noise + rng.uniform(0.1, 0.4) * metal) * np.exp(-t / decay)
+    return hat
 
 
 def _tom(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
@@ -83,7 +87,8 @@ def _clap(rng: np.random.Generator, t: np.ndarray, rate: int) -> np.ndarray:
         env += np.where(local >= 0, np.exp(-np.maximum(local, 0) / 0.004), 0.0)
     last = onset + 0.002
     env += np.where(t >= last, 0.6 * np.exp(-np.maximum(t - last, 0) / rng.uniform(0.08, 0.25)), 0.0)
-    return noise * env
+    clap: np.ndarray = noise * env
+    return clap
 
 
 _RECIPES = {"kick": _kick, "snare": _snare, "hihat": _hihat, "tom": _tom, "clap": _clap}

@@ -2,7 +2,8 @@
 realism (Fréchet distance in a fixed audio feature space), loudness over the map, and the
 training corpus a model records, found again for the nearest-neighbour baselines."""
 
-from gesam_engine.evaluation.audio_distance import audio_row, matched_mrstft, mrstft_per_sound
+from gesam_engine.codec.quality import mrstft_per_sound
+from gesam_engine.evaluation.audio_distance import audio_row, matched_mrstft
 from gesam_engine.evaluation.frechet import FEATURE_NAMES, FEATURE_SPACE, features, frechet_distance, standardise
 from gesam_engine.evaluation.grid_figures import decode_frames, grid_figures, grid_waves
 from gesam_engine.evaluation.loudness import (

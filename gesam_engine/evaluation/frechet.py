@@ -52,7 +52,11 @@ def sound_features(wave: np.ndarray, rate: int) -> np.ndarray:
     level_db = 10.0 * np.log10(np.maximum(frame_energy, 1e-20) / max(float(frame_energy.max()), 1e-20))  # (T,)
     active = level_db > -ACTIVE_DB
     m = mag[:, active]
-    log2 = lambda hz: np.log2(np.maximum(hz, 1.0))  # noqa: E731
+
+    def log2(hz: np.ndarray) -> np.ndarray:
+        octaves: np.ndarray = np.log2(np.maximum(hz, 1.0))
+        return octaves
+
     centroid = log2(librosa.feature.spectral_centroid(S=m, sr=rate, n_fft=N_FFT)[0])
     bandwidth = log2(librosa.feature.spectral_bandwidth(S=m, sr=rate, n_fft=N_FFT)[0])
     rolloff = log2(librosa.feature.spectral_rolloff(S=m, sr=rate, n_fft=N_FFT, roll_percent=0.85)[0])

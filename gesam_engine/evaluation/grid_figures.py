@@ -46,7 +46,11 @@ def grid_figures(model: GesamModel, n: int, held_out: np.ndarray, training: np.n
     waves = grid_waves(model, n, batch)
     ref = features(held_out, rate)  # (M, F)
     mean, std = standardise(ref)
-    z = lambda f: (f - mean) / std  # noqa: E731
+
+    def z(f: np.ndarray) -> np.ndarray:
+        scaled: np.ndarray = (f - mean) / std
+        return scaled
+
     feats = {name: features(w, rate) for name, w in waves.items()}
     frechet = {
         "features": FEATURE_SPACE,

@@ -41,7 +41,7 @@ def _record(card: Mapping[str, Any]) -> tuple[list[Path], list[dict[str, Any]]]:
                          f"recorded the files it learnt from): {OVERRIDE}")
     try:
         roots = [Path(str(f)) for f in folders]
-        entries = [{"path": str(e["path"]), "folder": int(e["folder"]), "sha256": str(e["sha256"]).lower()}
+        entries: list[dict[str, Any]] = [{"path": str(e["path"]), "folder": int(e["folder"]), "sha256": str(e["sha256"]).lower()}
                    for e in files]
     except (KeyError, TypeError, ValueError) as exc:
         raise GesamError(f"model.json's training.corpus record is malformed ({type(exc).__name__}: {exc}): "

@@ -19,7 +19,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -28,6 +28,9 @@ from gesam_engine.atomic_io import atomic_write
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps.grid import grid_points
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT = "gesam-bake"
 VERSION = 1
@@ -112,9 +115,10 @@ def weights_id(model: GesamModel, sound_only: bool = True) -> dict[str, str]:
     if ids:
         return ids
     digest = hashlib.sha256()
-    modules = [model.vae, model.transformer]
-    if not sound_only and getattr(model, "classifier", None) is not None:
-        modules.append(model.classifier)
+    modules: list[nn.Module] = [model.vae, model.transformer]
+    classifier = getattr(model, "classifier", None)
+    if not sound_only and classifier is not None:
+        modules.append(classifier)
     for module in modules:
         for name, t in module.state_dict().items():
             digest.update(name.encode())

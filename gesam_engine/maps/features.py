@@ -48,7 +48,8 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     plain = values.mean(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         weighted = (values * weights).sum(axis=-1) / total
-    return np.where(total > 0, weighted, plain)
+    mean: np.ndarray = np.where(total > 0, weighted, plain)
+    return mean
 
 
 def audio_features(waves: np.ndarray, sample_rate: int, batch: int = 128, progress: bool = False) -> dict[str, np.ndarray]:

@@ -78,7 +78,8 @@ class MapsFile:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format, "version": self.version, "grid": self.grid, "weights": self.weights,
-            "order": "row-major from the bottom left: index = row * grid + col; cell centre ((col + 0.5) / grid, (row + 0.5) / grid)",
+            "order": "row-major from the bottom left: index = row * grid + col; "
+                     "cell centre ((col + 0.5) / grid, (row + 0.5) / grid)",
             "views": [v.to_dict() for v in self.views], "classes": self.classes, "class_source": self.class_source,
             "class_ids": self.class_ids, "class_colors": self.class_colors, "features": self.features,
             "feature_units": self.feature_units, "feature_clip": self.feature_clip,
@@ -123,7 +124,8 @@ class MapsFile:
             for rel in (view.figure, view.image):
                 p = Path(rel)
                 if p.is_absolute() or ".." in p.parts or p.suffix != ".png":
-                    raise CheckpointError(f"{where}: view {view.name!r} names {rel!r}; pictures must be .png inside the maps folder")
+                    raise CheckpointError(f"{where}: view {view.name!r} names {rel!r}; "
+                                          "pictures must be .png inside the maps folder")
         return maps
 
 

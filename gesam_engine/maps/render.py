@@ -8,9 +8,14 @@ colormaps so equal steps in the feature look like equal steps in colour.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FEATURE_CMAPS: dict[str, str] = {
     "rms": "magma", "centroid": "viridis", "bandwidth": "cividis", "flatness": "plasma", "rolloff": "viridis",
@@ -19,7 +24,8 @@ FEATURE_CMAPS: dict[str, str] = {
 PLAIN_SIZE = 512  # pixels of a bare map image (nearest-neighbour upscale of the grid)
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib's module
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot on the Agg backend (imported only once the backend is chosen)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -38,7 +44,8 @@ def colormap_rgb(values01: np.ndarray, cmap: str) -> np.ndarray:
     """Values in 0..1 -> RGB in 0..1 through a matplotlib colormap."""
     import matplotlib
 
-    return matplotlib.colormaps[cmap](np.clip(values01, 0.0, 1.0))[..., :3]
+    rgba: np.ndarray = matplotlib.colormaps[cmap](np.clip(values01, 0.0, 1.0))
+    return rgba[..., :3]
 
 
 def save_plain(path: Path, rgb: np.ndarray, grid: int) -> Path:
@@ -52,7 +59,8 @@ def save_plain(path: Path, rgb: np.ndarray, grid: int) -> Path:
     return path
 
 
-def _axes(title: str, width: float = 7.4):  # noqa: ANN202
+def _axes(title: str, width: float = 7.4) -> tuple[ModuleType, Figure, Axes]:
+    """(pyplot, figure, axes) of a new map figure: unit square axes in normalised map coordinates."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(width, 6.0), dpi=110, layout="constrained")
     ax.set_title(title)

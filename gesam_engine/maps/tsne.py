@@ -25,7 +25,8 @@ def _place(x: np.ndarray, landmarks: np.ndarray, emb: np.ndarray) -> np.ndarray:
     k = min(NEIGHBOURS, landmarks.shape[0])
     dist, idx = NearestNeighbors(n_neighbors=k).fit(landmarks).kneighbors(x)
     w = 1.0 / np.maximum(dist, 1e-9)
-    return (emb[idx] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+    placed: np.ndarray = (emb[idx] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+    return placed
 
 
 def tsne_rgb(matrix: np.ndarray, seed: int = 0, perplexity: float = 30.0, max_fit: int = MAX_FIT) -> np.ndarray:
@@ -42,10 +43,11 @@ def tsne_rgb(matrix: np.ndarray, seed: int = 0, perplexity: float = 30.0, max_fi
     fit = np.sort(rng.choice(n, size=max_fit, replace=False)) if n > max_fit else np.arange(n)
     tsne = TSNE(n_components=3, perplexity=min(perplexity, (fit.size - 1) / 3.0), init="pca", random_state=seed,
                 method="barnes_hut", learning_rate="auto", n_jobs=-1)
-    emb_fit = tsne.fit_transform(x[fit])
+    emb_fit: np.ndarray = tsne.fit_transform(x[fit])
     emb = emb_fit if fit.size == n else _place(x, x[fit], emb_fit)
     if fit.size < n:
         emb[fit] = emb_fit
     lo, hi = np.percentile(emb, [1, 99], axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
-    return np.clip((emb - lo) / span, 0.0, 1.0)
+    normalised: np.ndarray = np.clip((emb - lo) / span, 0.0, 1.0)
+    return normalised

@@ -140,7 +140,8 @@ class FrameClassifier(nn.Module):
         else:
             h = self.body(frames.transpose(1, 2))  # (B, C, T')
             pooled = torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=-1)  # (B, 2C)
-        return self.head(pooled)  # (B, n_classes)
+        logits: torch.Tensor = self.head(pooled)  # (B, n_classes)
+        return logits
 
     @torch.inference_mode()
     def probabilities(self, frames: torch.Tensor, batch: int = 256) -> np.ndarray:

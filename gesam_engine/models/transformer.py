@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +86,8 @@ class KVCache:
 class PointEmbedding(nn.Module):
     """2D map point [B, 2] -> conditioning vector [B, d] through random Fourier features."""
 
+    freqs: torch.Tensor  # a buffer (register_buffer), [2, fourier_features]
+
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         gen = torch.Generator().manual_seed(1234)
@@ -97,7 +99,8 @@ class PointEmbedding(nn.Module):
 
     def forward(self, point: torch.Tensor) -> torch.Tensor:
         proj = 2 * math.pi * point @ self.freqs  # (B, F)
-        return self.mlp(torch.cat([point, proj.sin(), proj.cos()], dim=-1))  # (B, d)
+        cond: torch.Tensor = self.mlp(torch.cat([point, proj.sin(), proj.cos()], dim=-1))  # (B, d)
+        return cond
 
 
 class SelfAttention(nn.Module):
@@ -115,14 +118,15 @@ class SelfAttention(nn.Module):
         b, n, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)  # (B, N, d) each
         shape = (b, n, self.n_heads, d // self.n_heads)
-        return tuple(t.view(shape).transpose(1, 2) for t in (q, k, v))  # type: ignore[return-value]
+        return tuple(t.view(shape).transpose(1, 2) for t in (q, k, v))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attention over x [B, N, d]: causal in the autoregressive mode, over every token in the parallel one."""
         q, k, v = self._split(x)  # (B, H, N, hd)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)  # (B, H, N, hd)
-        return self.proj(y.transpose(1, 2).reshape(x.shape))
+        out: torch.Tensor = self.proj(y.transpose(1, 2).reshape(x.shape))
+        return out
 
     def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
         """Attention for new token(s) x [B, n, d] at positions cache.length.. against the cache."""
@@ -137,7 +141,8 @@ class SelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         else:
             y = F.scaled_dot_product_attention(q, keys, values)
-        return self.proj(y.transpose(1, 2).reshape(x.shape))
+        out: torch.Tensor = self.proj(y.transpose(1, 2).reshape(x.shape))
+        return out
 
 
 class Block(nn.Module):
@@ -154,11 +159,13 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop(self.attn(self.ln1(x)))
-        return x + self.drop(self.mlp(self.ln2(x)))
+        out: torch.Tensor = x + self.drop(self.mlp(self.ln2(x)))
+        return out
 
     def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
         x = x + self.attn.step(self.ln1(x), cache, layer)
-        return x + self.mlp(self.ln2(x))
+        out: torch.Tensor = x + self.mlp(self.ln2(x))
+        return out
 
 
 class MapTransformer(nn.Module):
@@ -195,7 +202,7 @@ class MapTransformer(nn.Module):
 
     def _inputs(self, cond: torch.Tensor, tokens: torch.Tensor, start: int) -> torch.Tensor:
         """Embed tokens [B, n, D*patch] at positions start.. : cond token at 0, then previous tokens."""
-        x = self.inp(tokens) + cond[:, None]  # (B, n, d)
+        x: torch.Tensor = self.inp(tokens) + cond[:, None]  # (B, n, d)
         return x + self.pos[start : start + tokens.shape[1]]
 
     @property
@@ -218,7 +225,7 @@ class MapTransformer(nn.Module):
         for block in self.blocks:
             x = block(x)
         out = self.unpatchify(self.head(self.ln_f(x)))
-        return out + prior if self.needs_prior else out
+        return out + prior if self.needs_prior and prior is not None else out  # prior checked above
 
     def forward(self, point: torch.Tensor, frames: torch.Tensor | None = None,
                 prior: torch.Tensor | None = None) -> torch.Tensor:
@@ -247,7 +254,7 @@ class MapTransformer(nn.Module):
         """One generation step: last token [B, 1, P] -> next token prediction [B, 1, P]; cache advanced."""
         x = self._inputs(cond, token, cache.length)
         for i, block in enumerate(self.blocks):
-            x = block.step(x, cache, i)
+            x = cast(Block, block).step(x, cache, i)  # a ModuleList yields nn.Module; these are the Blocks
         cache.length += token.shape[1]
         return self.head(self.ln_f(x)), cache
 

@@ -83,7 +83,8 @@ class MapVAE(nn.Module):
         h = self.from_latent(z).view(z.shape[0], cfg.channels, cfg.reduced_frames)  # (B, C, T')
         h = self.decoder(h)  # (B, C, T' * 2**n_down)
         h = F.interpolate(h, size=cfg.n_frames, mode="linear", align_corners=False)  # (B, C, T)
-        return self.out(h).transpose(1, 2)  # (B, T, D)
+        out: torch.Tensor = self.out(h)  # (B, D, T)
+        return out.transpose(1, 2)  # (B, T, D)
 
     def forward(
         self, frames: torch.Tensor, sample: bool = True

@@ -55,6 +55,7 @@ class SharedAudio:
         self.owner = name is None
         self.shm = _create_segment(total) if name is None else shared_memory.SharedMemory(name=name)
         buf, off = self.shm.buf, 0
+        assert buf is not None  # None only once the segment is closed
 
         def take(dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
             nonlocal off

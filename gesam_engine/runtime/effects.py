@@ -260,7 +260,9 @@ class EffectsChain:
             except (ImportError, ValueError, RuntimeError) as exc:
                 raise ConfigError(f"effect {spec.name!r}: could not load VST3 plug-in {path}: {exc}") from None
             check(plugin.is_effect, f"effect {spec.name!r}: {path} is an instrument, not an effect")
-            meta = dict(plugin.parameters)
+            # pedalboard adds `parameters` to ExternalPlugin at import time (a mixin appended to its
+            # __bases__), which its type stubs do not show.
+            meta = dict(plugin.parameters)  # type: ignore[attr-defined]
             e = _Effect(spec, plugin, label, tuple(sorted(meta)), meta)
         else:
             cls = getattr(pedalboard, spec.type)

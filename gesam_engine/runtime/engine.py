@@ -11,7 +11,6 @@ ever reports by itself.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import gc
 import itertools
@@ -33,7 +32,7 @@ from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
 from gesam_engine.runtime.audio_process import AudioOutput
 from gesam_engine.runtime.bake import load_or_make_bake
 from gesam_engine.runtime.baked_grid import BakedGrid
-from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain
+from gesam_engine.runtime.commands import PlaySound, SetGain
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput

@@ -43,7 +43,7 @@ class Pad:
     @property
     def rate(self) -> float:
         """Playback-rate ratio for the pad's pitch."""
-        return 2.0 ** (self.pitch / 12.0)
+        return float(2.0 ** (self.pitch / 12.0))
 
 
 def default_pads(n: int) -> list[Pad]:

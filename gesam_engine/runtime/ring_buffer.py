@@ -4,7 +4,8 @@ The render thread is the only producer (``free``, ``write``, ``clear``); the aud
 the only consumer (``available``, ``read_into``). Each side owns one monotonically increasing
 frame counter (an int64 slot) and is the only thread that assigns it, after the copy that
 precedes it, so the consumer never sees an index that is ahead of the data. Buffer and
-counters may live in shared memory, with the consumer in another process. Nothing here allocates a numpy buffer after construction.
+counters may live in shared memory, with the consumer in another process. Nothing here allocates a
+numpy buffer after construction.
 """
 
 from __future__ import annotations

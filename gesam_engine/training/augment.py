@@ -89,7 +89,7 @@ def augment_wave(wave: np.ndarray, rate: int, aug: WaveAugment, rng: np.random.G
     if roomy:
         board.append(pedalboard.Reverb(room_size=float(size), damping=0.5, wet_level=float(wet), dry_level=1.0,
                                        width=0.0))
-    out = board(w[None], float(rate))[0]  # (L,)
+    out: np.ndarray = board(w[None], float(rate))[0]  # (L,)
     return np.nan_to_num(out.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
 
 

@@ -128,7 +128,8 @@ def train_classifier(
         raise ConfigError(f"class_names has {len(names)} names for {n_classes} classes")
     if np.count_nonzero(np.bincount(y, minlength=n_classes)) < 2:
         raise ConfigError("a classifier needs items of at least 2 classes")
-    if copies is not None and (copies.ndim != 4 or copies.shape[0] != y.size or tuple(copies.shape[2:]) != tuple(frames.shape[1:])):
+    if copies is not None and (copies.ndim != 4 or copies.shape[0] != y.size
+                               or tuple(copies.shape[2:]) != tuple(frames.shape[1:])):
         raise ConfigError(f"copies must be [N, K, T, D] = [{y.size}, K, {frames.shape[1]}, {frames.shape[2]}], "
                           f"got {tuple(copies.shape)}")
 

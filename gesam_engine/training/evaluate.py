@@ -120,7 +120,10 @@ def evaluate_model(model: GesamModel, train_roots: Sequence[Path] | None, val_ro
     trained = model.card.get("settings") or {}  # the preprocessing and labels the model was trained with
     preprocess = from_dict(PreprocessConfig, trained.get("preprocess"), "preprocess")
     labels = load_label_config(trained.get("labels"))
-    build = lambda roots: build_corpus(roots, model.codec, preprocess, labels, cache_dir, progress=progress)  # noqa: E731
+
+    def build(roots: Sequence[Path]) -> Corpus:
+        return build_corpus(roots, model.codec, preprocess, labels, cache_dir, progress=progress)
+
     train, training_info = _training_corpus(model, train_roots, build)
     val = build(val_roots)
     train_hashes = {it.content_hash for it in train.items}

@@ -70,7 +70,7 @@ def run_epochs(
                 idx = order[b * batch_size : (b + 1) * batch_size].to(device)
                 loss, figures = step(idx, epoch + b / batches_per_epoch)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward has no annotations
                 if grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
                 opt.step()

@@ -158,7 +158,8 @@ def _train(
     """``train_model`` once the output, the checkpoint and the threads are settled."""
     train = settings.train
     codec = settings.make_codec()
-    corpus = build_corpus(roots, codec, settings.preprocess, settings.labels, cache_dir, progress=progress)
+    # build_corpus takes a plain bool: None (bars only on a terminal) has always meant no scan bar there
+    corpus = build_corpus(roots, codec, settings.preprocess, settings.labels, cache_dir, progress=bool(progress))
     record = corpus_record(roots, corpus)
     done: dict[str, dict[str, Any]] = {}
     weights: dict[str, dict[str, torch.Tensor]] = {}

@@ -282,14 +282,14 @@ class Checkpointer:
             data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write(self.folder / name, data)
-            state = {
+            record = {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "gesam_version": __version__,
                 "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "where": where, **self._meta, "seconds": round(self.seconds(), 3),
                 "done": self._done, "current": current_meta,
                 "tensors": {"file": name, "sha256": hashlib.sha256(data).hexdigest()},
             }
-            atomic_write(self.folder / STATE, json.dumps(state))
+            atomic_write(self.folder / STATE, json.dumps(record))
             self._remove([n for n in os.listdir(self.folder) if _TENSORS.fullmatch(n) and n != name])
         except OSError as exc:
             message = f"could not write a checkpoint to {self.folder}: {exc.strerror or exc}"

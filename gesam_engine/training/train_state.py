@@ -148,7 +148,9 @@ def _typed_like(saved: Mapping[str, Any], fresh: Mapping[str, Any]) -> dict[str,
 
 def _numpy_state() -> list[Any]:
     """numpy's global generator state as JSON-ready values (augmentation may draw from it)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = np.random.get_state(legacy=True)  # legacy=True is the default: the (kind, keys, ...) tuple
+    assert isinstance(state, tuple)  # a dict only for a bit generator other than MT19937, never the global one
+    kind, keys, pos, has_gauss, gauss = state
     return [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
 
 

@@ -1,8 +1,6 @@
 """End to end through the ``gesam`` command: scan -> train -> save -> load -> render."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -1,7 +1,6 @@
 """``gesam train`` stopped by Ctrl-C and continued with ``--resume``, through the command line."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -60,7 +59,7 @@ def test_ctrl_c_stops_after_a_checkpoint_and_resume_finishes_the_run(synth_kit, 
     assert main([*command, "--resume", "--progress"]) == 0
     captured = capsys.readouterr()
     assert f"resuming after stage 1 VAE, epoch {stopped_at}/150" in captured.err
-    assert f"stage 1 VAE: 100%" in captured.err and "150/150" in captured.err  # the bar, forced by --progress
+    assert "stage 1 VAE: 100%" in captured.err and "150/150" in captured.err  # the bar, forced by --progress
     assert f"resumed after stage 1 VAE, epoch {stopped_at}/150" in captured.out
     card = json.loads((model / "model.json").read_text())
     assert card["training"]["resumed_after"] == f"stage 1 VAE, epoch {stopped_at}/150"

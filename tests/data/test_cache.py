@@ -98,7 +98,8 @@ def test_second_build_decodes_nothing(synth_kit: Path, tmp_path: Path, monkeypat
     assert [i.path for i in second.items] == [i.path for i in first.items]
 
     calls.clear()
-    changed = build_corpus([synth_kit], codec, PreprocessConfig(target_lufs=-20.0), LabelConfig(), tmp_path / "cache", progress=False)
+    changed = build_corpus([synth_kit], codec, PreprocessConfig(target_lufs=-20.0), LabelConfig(), tmp_path / "cache",
+                           progress=False)
     assert changed.cache_hits == 0 and len(calls) == n + len(changed.skipped)
 
 

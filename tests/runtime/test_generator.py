@@ -3,7 +3,7 @@ prefetch ahead of the cursor, and surviving model errors."""
 
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pytest

@@ -52,7 +52,7 @@ def _capture_one_trigger(engine: Engine, recorder: Recorder, sound: np.ndarray) 
     return recorder.take()[frames_at_trigger:], frames_at_trigger, engine.output.underruns - before
 
 
-def test_a_trigger_plays_the_right_sound_at_the_right_time(jack_server, tmp_path):
+def test_a_trigger_plays_the_right_sound_at_the_right_time(jack_server, tmp_path):  # noqa: F811
     """Bit-exact through JACK. An underrun (a deadline missed on a loaded machine: a benchmark figure,
     not a failure) puts zeros into the capture, so a take with an underrun is tried again, 3 at most."""
     engine = _engine(tmp_path).start()
@@ -93,7 +93,7 @@ def test_a_trigger_plays_the_right_sound_at_the_right_time(jack_server, tmp_path
 
 
 @pytest.mark.skipif(not ZAMCOMP.exists(), reason="Debian's zam-plugins (ZamCompX2.vst3) is not installed")
-def test_vst3_compressor_and_reverb_change_the_output_as_expected(jack_server, tmp_path):
+def test_vst3_compressor_and_reverb_change_the_output_as_expected(jack_server, tmp_path):  # noqa: F811
     effects = [
         {"name": "comp", "type": "vst3", "path": str(ZAMCOMP),
          "params": {"threshold_db": -40.0, "ratio": 20.0, "attack_ms": 0.1, "makeup_db": 0.0}},
@@ -125,7 +125,7 @@ def test_vst3_compressor_and_reverb_change_the_output_as_expected(jack_server, t
 
 
 @pytest.mark.reliability
-def test_losing_the_jack_server_stops_nothing_and_output_resumes(jack_server, tmp_path):
+def test_losing_the_jack_server_stops_nothing_and_output_resumes(jack_server, tmp_path):  # noqa: F811
     engine = _engine(tmp_path).start()
     try:
         assert wait_until(lambda: engine.output.state == "running", 10), engine.output.message

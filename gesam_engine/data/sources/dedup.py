@@ -48,7 +48,8 @@ def distances_to(fingerprints: np.ndarray, rows: np.ndarray) -> np.ndarray:
     f = np.asarray(fingerprints, dtype=np.float64)
     r = np.asarray(rows, dtype=np.float64)
     sq = (r * r).sum(1)[:, None] + (f * f).sum(1)[None, :] - 2.0 * r @ f.T  # (R, N)
-    return np.sqrt(np.maximum(sq, 0.0) / max(f.shape[1], 1)).astype(np.float32)
+    dist: np.ndarray = np.sqrt(np.maximum(sq, 0.0) / max(f.shape[1], 1)).astype(np.float32)
+    return dist
 
 
 def near_pairs(fingerprints: np.ndarray, threshold_db: float, block: int = 512) -> list[tuple[int, int, float]]:

@@ -60,7 +60,9 @@ def read_drumkit_xml(path: Path) -> tuple[str, str, dict[str, str]]:
 
 
 def _contains(haystack: str, needle: str) -> bool:
-    squash = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
+    def squash(s: str) -> str:
+        return "".join(ch for ch in s.lower() if ch.isalnum())
+
     return squash(needle) != "" and squash(needle) in squash(haystack)
 
 

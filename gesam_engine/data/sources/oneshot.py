@@ -112,7 +112,8 @@ def fingerprint(wave: np.ndarray, rate: int) -> np.ndarray:
     )  # (bands, frames)
     db = 10.0 * np.log10(np.maximum(mel, 1e-20))
     db = np.maximum(db - db.max(), FINGERPRINT_FLOOR_DB)
-    return db.astype(np.float32).ravel()
+    picture: np.ndarray = db.astype(np.float32).ravel()
+    return picture
 
 
 def encode_wav(wave: np.ndarray, rate: int) -> bytes:

@@ -157,13 +157,13 @@ def _build(data: dict[str, list[bytes]]) -> list[Sf2Preset]:
     for i in range(len(insts) - 1):  # the last record is the terminal "EOI"
         zones = _zones(data["ibag"], data["igen"], insts[i][1], insts[i + 1][1])
         glob = zones[0] if zones and GEN_SAMPLE_ID not in zones[0] else {}
-        out = []
+        regions = []
         for z in zones:
             if GEN_SAMPLE_ID not in z:
                 continue
             merged = {**glob, **z}
-            out.append((_range(merged, GEN_KEY_RANGE), _range(merged, GEN_VEL_RANGE), samples[z[GEN_SAMPLE_ID]]))
-        inst_zones.append(out)
+            regions.append((_range(merged, GEN_KEY_RANGE), _range(merged, GEN_VEL_RANGE), samples[z[GEN_SAMPLE_ID]]))
+        inst_zones.append(regions)
 
     presets = []
     headers = data["phdr"]

@@ -20,6 +20,10 @@ def _load(hits: tuple[SourceHit, ...], seed: int, sample_rate: int) -> Iterator[
         yield Loaded(hit, synth_drum(hit.instrument, rng, sample_rate), sample_rate)
 
 
+def _job(kit: str, licence: str, hits: tuple[SourceHit, ...], seed: int, sample_rate: int) -> KitJob:
+    return KitJob("synth", kit, licence, hits, lambda: _load(hits, seed, sample_rate))
+
+
 def synth_jobs(kits: int = 4, per_class: int = 4, seed: int = 0, sample_rate: int = 44100,
                licence: str = "MIT") -> list[KitJob]:
     """``kits`` kits of ``per_class`` sounds of each kind (kick, snare, hihat, tom, clap)."""
@@ -32,5 +36,5 @@ def synth_jobs(kits: int = 4, per_class: int = 4, seed: int = 0, sample_rate: in
             SourceHit("synth", kit, kind, f"{kind}_{i:02d}", f"gesam synth seed {seed + k} {kind} {i}")
             for kind in KINDS for i in range(per_class)
         )
-        jobs.append(KitJob("synth", kit, licence, hits, lambda h=hits, s=seed + k: _load(h, s, sample_rate)))
+        jobs.append(_job(kit, licence, hits, seed + k, sample_rate))
     return jobs

@@ -67,7 +67,8 @@ def test_sources_are_parsed_and_unknown_names_list_the_valid_ones() -> None:
 def test_a_missing_package_names_the_apt_get_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     fake = packages.Source("fluid", ("fluid-soundfont-gm", "fluid-soundfont-gs"), (str(tmp_path / "nope.sf2"),), "MIT")
     monkeypatch.setitem(packages.SOURCES, "fluid", fake)
-    with pytest.raises(ConfigError, match=r"install it \(apt-get install --no-install-recommends fluid-soundfont-gm fluid-soundfont-gs\)"):
+    with pytest.raises(ConfigError,
+                       match=r"install it \(apt-get install --no-install-recommends fluid-soundfont-gm fluid-soundfont-gs\)"):
         require("fluid")
     (tmp_path / "nope.sf2").write_bytes(b"x")
     assert require("fluid") == [tmp_path / "nope.sf2"]
