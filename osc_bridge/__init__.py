@@ -1,5 +1,7 @@
-"""OSC and MIDI control of the gesam engine (the address space is in docs/design.md).
+"""The control surfaces of the gesam engine: the console, OSC, MIDI and the web map.
 
-Thin by design: pure functions turn messages into typed engine commands; this package never
-imports torch. It is filled in by the control issue; for now it only reserves the name.
+Each parses its input into the typed commands of ``osc_bridge.commands``; one
+``osc_bridge.controller.Controller`` carries them out on the engine, typed as
+``osc_bridge.engine_like.EngineLike``. Thin by design: this package never imports torch or
+``gesam_engine.runtime`` (the address space is in docs/design.md).
 """

@@ -1,7 +1,13 @@
-"""Typed commands that every control surface (OSC, MIDI, the web map) turns its messages into.
+"""Typed commands: the one vocabulary every control surface turns its input into.
 
-Pure data: parsing makes them, ``Controller`` carries them out on the engine. Values are
-already validated (finite, in range) when a command exists.
+The console (``osc_bridge.console``), OSC and the web map (``osc_bridge.osc_parse``) and MIDI
+(``osc_bridge.midi_map``) parse into these; ``osc_bridge.controller.Controller`` carries them
+out on the engine through one dispatch table. Pure data: numbers are finite when a command
+exists; ranges are checked by the parser where it can (OSC clamps velocities, refuses pads
+beyond the engine's count) and always by the engine.
+
+``Reopen``, ``State`` and ``Metrics`` come from the console only (no OSC address): the OSC
+side pushes state as replies instead of answering queries.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ class Move:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Trigger:
-    """Play the cursor's sound now."""
+    """Play the cursor's sound now, ``semitones`` (plus the pitch bend) away from its pitch."""
 
     velocity: float = 1.0
+    semitones: float = 0.0  # the console's `trigger VELOCITY SEMITONES`; OSC pitches with /gesam/bend or /gesam/note
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,5 +121,20 @@ class ProgramChange:
     program: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reopen:
+    """Try the audio output again now (console `reopen`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class State:
+    """Cursor, readiness and output state (console `state`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Metrics:
+    """Latency, output, cache and voice figures (console `metrics`)."""
+
+
 Command = (Move | Trigger | Play | PadXY | PadTrigger | Note | PitchBend | FxParam | Gain | Panic | Render
-           | Ping | Learn | ProgramChange)
+           | Ping | Learn | ProgramChange | Reopen | State | Metrics)

@@ -1,12 +1,16 @@
-"""Carries out bridge commands on the engine and says what to answer.
+"""Carries out every control surface's commands on the engine and says what to answer.
 
-The engine arrives as an object (duck-typed: ``gesam_engine.runtime.engine.Engine``), so the
-bridge never imports the runtime or torch. Errors from the engine (GesamError) propagate to
-the caller, which answers them on ``/gesam/error``.
+One ``Controller`` serves the console, OSC, MIDI and the web map: ``run`` looks the command's
+type up in ``HANDLERS`` (one handler per class of ``osc_bridge.commands``) and returns an
+``Outcome``: the OSC replies, and the engine's own answer for the console to word. The engine
+is typed as ``EngineLike`` (``osc_bridge.engine_like``), so the bridge never imports the runtime
+or torch. Errors from the engine (GesamError) propagate to the caller, which answers them on
+``/gesam/error`` (OSC), as a 400 (web) or as ``error: ...`` (console).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,11 +19,21 @@ import numpy as np
 from gesam_engine.atomic_io import atomic_write_with
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
-    Trigger,
+    Command, FxParam, Gain, Learn, Metrics, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange,
+    Render, Reopen, State, Trigger,
 )
+from osc_bridge.engine_like import EngineLike
 
 Reply = tuple[str, list[Any]]  # (OSC address, arguments)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What carrying out a command gave: ``replies`` for OSC and the web, ``value`` (what the
+    engine answered: a trigger's info, the clamped cursor, a pad, state or metrics) for the console."""
+
+    replies: list[Reply]
+    value: Any = None
 
 
 class BridgeError(GesamError, ValueError):
@@ -29,7 +43,7 @@ class BridgeError(GesamError, ValueError):
 class Controller:
     """Executes commands on ``engine``; ``render_dir`` is the only place /gesam/render may write."""
 
-    def __init__(self, engine: Any, render_dir: Path = Path("renders"),
+    def __init__(self, engine: EngineLike, render_dir: Path = Path("renders"),
                  on_learn: Callable[[str], None] | None = None,
                  on_program: Callable[[int], list[Reply]] | None = None) -> None:
         self.engine = engine
@@ -68,57 +82,24 @@ class Controller:
 
     def execute(self, cmd: Command) -> list[Reply]:
         """Carry out ``cmd``; the replies to send back (may be empty). Raises GesamError on refusal."""
-        e = self.engine
-        if isinstance(cmd, Move):
-            x, y = e.move(cmd.x, cmd.y)
-            return [("/gesam/state/xy", [x, y]), *self.map_replies()]
-        if isinstance(cmd, Trigger):
-            e.trigger(cmd.velocity)
-            return []
-        if isinstance(cmd, Play):
-            e.play(cmd.x, cmd.y, cmd.velocity)
-            x, y = e.cursor
-            return [("/gesam/state/xy", [x, y]), *self.map_replies()]
-        if isinstance(cmd, PadXY):
-            pad = e.set_pad(cmd.pad, cmd.x, cmd.y)
-            return [(f"/gesam/state/pad/{cmd.pad}/xy", [pad.x, pad.y])]
-        if isinstance(cmd, PadTrigger):
-            e.trigger_pad(cmd.pad, cmd.velocity)
-            return []
-        if isinstance(cmd, Note):
-            e.note(cmd.note, cmd.velocity)
-            return []
-        if isinstance(cmd, PitchBend):
-            e.bend(cmd.semitones)
-            return []
-        if isinstance(cmd, FxParam):
-            e.set_effect(cmd.effect, cmd.param, cmd.value)
-            return []
-        if isinstance(cmd, Gain):
-            e.gain(cmd.value)
-            return []
-        if isinstance(cmd, Panic):
-            e.panic()
-            return []
-        if isinstance(cmd, Ping):
-            return [("/gesam/pong", [])]
-        if isinstance(cmd, Render):
-            return self._render(cmd)
-        if isinstance(cmd, Learn):
-            if self.on_learn is None:
-                raise BridgeError("MIDI learn needs a MIDI input; start the engine with MIDI enabled")
-            self.on_learn(cmd.target)
-            return [("/gesam/state/learn", [cmd.target])]
-        if isinstance(cmd, ProgramChange):
-            if self.on_program is None:
-                raise BridgeError("no kits are available to load")
-            return self.on_program(cmd.program)
-        raise BridgeError(f"not a command: {type(cmd).__name__}")
+        return self.run(cmd).replies
+
+    def run(self, cmd: Command) -> Outcome:
+        """Carry out ``cmd`` through its handler in ``HANDLERS``; raises GesamError on refusal."""
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise BridgeError(f"not a command: {type(cmd).__name__}")
+        return handler(self, cmd)
+
+    def output_status(self) -> tuple[str, str]:
+        """The audio output's (state, message); state is "running" while it plays."""
+        output = self.engine.output
+        return output.state, output.message
 
     def map_replies(self) -> list[Reply]:
         """/gesam/state/class (name, colour) and /gesam/state/features (FEATURES order) at the
         cursor, from the model's maps; nothing when it has none."""
-        info = self.engine.map_info() if hasattr(self.engine, "map_info") else None
+        info = self.engine.map_info()
         if not info:
             return []
         replies: list[Reply] = []
@@ -142,3 +123,93 @@ class Controller:
         except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError-like LibsndfileError
             raise BridgeError(f"cannot write {path}: {exc}") from None
         return [("/gesam/state/render", [str(path)])]
+
+
+# ---- the dispatch table: one handler per command class ------------------------------------------
+def _move(c: Controller, cmd: Move) -> Outcome:
+    xy = c.engine.move(cmd.x, cmd.y)
+    return Outcome([("/gesam/state/xy", [xy[0], xy[1]]), *c.map_replies()], xy)
+
+
+def _trigger(c: Controller, cmd: Trigger) -> Outcome:
+    return Outcome([], c.engine.trigger(cmd.velocity, cmd.semitones))
+
+
+def _play(c: Controller, cmd: Play) -> Outcome:
+    info = c.engine.play(cmd.x, cmd.y, cmd.velocity)
+    x, y = c.engine.cursor
+    return Outcome([("/gesam/state/xy", [x, y]), *c.map_replies()], info)
+
+
+def _pad_xy(c: Controller, cmd: PadXY) -> Outcome:
+    pad = c.engine.set_pad(cmd.pad, cmd.x, cmd.y)
+    return Outcome([(f"/gesam/state/pad/{cmd.pad}/xy", [pad.x, pad.y])], pad)
+
+
+def _pad_trigger(c: Controller, cmd: PadTrigger) -> Outcome:
+    return Outcome([], c.engine.trigger_pad(cmd.pad, cmd.velocity))
+
+
+def _note(c: Controller, cmd: Note) -> Outcome:
+    return Outcome([], c.engine.note(cmd.note, cmd.velocity))
+
+
+def _bend(c: Controller, cmd: PitchBend) -> Outcome:
+    c.engine.bend(cmd.semitones)
+    return Outcome([])
+
+
+def _fx(c: Controller, cmd: FxParam) -> Outcome:
+    c.engine.set_effect(cmd.effect, cmd.param, cmd.value)
+    return Outcome([])
+
+
+def _gain(c: Controller, cmd: Gain) -> Outcome:
+    c.engine.gain(cmd.value)
+    return Outcome([])
+
+
+def _panic(c: Controller, cmd: Panic) -> Outcome:
+    c.engine.panic()
+    return Outcome([])
+
+
+def _render(c: Controller, cmd: Render) -> Outcome:
+    return Outcome(c._render(cmd))
+
+
+def _ping(c: Controller, cmd: Ping) -> Outcome:
+    return Outcome([("/gesam/pong", [])])
+
+
+def _learn(c: Controller, cmd: Learn) -> Outcome:
+    if c.on_learn is None:
+        raise BridgeError("MIDI learn needs a MIDI input; start the engine with MIDI enabled")
+    c.on_learn(cmd.target)
+    return Outcome([("/gesam/state/learn", [cmd.target])])
+
+
+def _program(c: Controller, cmd: ProgramChange) -> Outcome:
+    if c.on_program is None:
+        raise BridgeError("no kits are available to load")
+    return Outcome(c.on_program(cmd.program))
+
+
+def _reopen(c: Controller, cmd: Reopen) -> Outcome:
+    return Outcome([], c.engine.reopen_output())
+
+
+def _state(c: Controller, cmd: State) -> Outcome:
+    return Outcome([], c.engine.state())
+
+
+def _metrics(c: Controller, cmd: Metrics) -> Outcome:
+    return Outcome([], c.engine.metrics())
+
+
+HANDLERS: dict[type[Command], Callable[[Controller, Any], Outcome]] = {
+    Move: _move, Trigger: _trigger, Play: _play, PadXY: _pad_xy, PadTrigger: _pad_trigger, Note: _note,
+    PitchBend: _bend, FxParam: _fx, Gain: _gain, Panic: _panic, Render: _render, Ping: _ping, Learn: _learn,
+    ProgramChange: _program, Reopen: _reopen, State: _state, Metrics: _metrics,
+}
+"""Command class -> its handler; a test checks that every class of ``osc_bridge.commands`` has one."""

@@ -1,9 +1,11 @@
 """The console of ``gesam serve``: lines in (readline with history on a terminal, plain lines
 from a pipe), replies and status lines out, whole, from any thread.
 
-runtime/console.py knows the commands; this module knows the terminal. A status line from
-another thread (the output's state, underruns) never splits a reply: every line is written
-under one lock, and on a terminal the prompt and what was typed so far are drawn again below it.
+osc_bridge/console.py knows the commands (parsed into the bridge's typed commands and carried
+out by its Controller, as OSC, MIDI and the web map are); this module knows the terminal. A
+status line from another thread (the output's state, underruns) never splits a reply: every line
+is written under one lock, and on a terminal the prompt and what was typed so far are drawn
+again below it.
 Underruns are coalesced into at most one line per ``UNDERRUN_EVERY_S``.
 """
 
@@ -17,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from gesam_engine.errors import GesamError
-from gesam_engine.runtime.console import COMMANDS, run_line
+from osc_bridge.console import COMMANDS, run_line
+from osc_bridge.controller import Controller
 
 PROMPT = "gesam> "
 HISTORY_FILE = "console_history"
@@ -147,13 +150,13 @@ def console_lines(printer: Printer, stdin: TextIO | None = None, history: Path |
         yield from stdin
 
 
-def run_console(engine: Any, printer: Printer, lines: Iterator[str],
+def run_console(controller: Controller, printer: Printer, lines: Iterator[str],
                 sleep: Callable[[float], None] = time.sleep) -> str:
-    """Carry out ``lines`` until `quit` ("quit") or their end ("eof"). A refused line is answered
-    with ``error: ...``; no line ends the console but `quit` (a signal still does)."""
+    """Carry out ``lines`` through ``controller`` until `quit` ("quit") or their end ("eof"). A
+    refused line is answered with ``error: ...``; no line ends the console but `quit` (a signal still does)."""
     for line in lines:
         try:
-            reply = run_line(engine, line, sleep)
+            reply = run_line(controller, line, sleep)
         except EOFError:
             return "quit"
         except GesamError as exc:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gesam_engine.cli.stop_signals import StopSignals
     from gesam_engine.runtime.engine import Engine
     from osc_bridge.controller import Controller
+    from osc_bridge.engine_like import EngineLike
     from osc_bridge.osc_server import OscServer
     from osc_bridge.web_map import WebMap
 
@@ -75,7 +76,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def make_osc_server(args: argparse.Namespace, engine: object,
+def make_osc_server(args: argparse.Namespace, engine: EngineLike,
                     controller: Controller | None = None) -> OscServer | None:
     """The OSC server for ``gesam serve`` (bound, not started), or None with --no-osc.
 
@@ -198,6 +199,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
             raise GesamError("MIDI learn needs MIDI: start gesam serve with --midi (or --midi-connect PORT)")
         midi.learn(target)
 
+    # one Controller for the console, OSC, MIDI and the web map (mypy checks here that Engine is an EngineLike)
     controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))
     with signals.held():
         osc = make_osc_server(args, engine, controller)
@@ -235,7 +237,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
                 + (f", or --duration after {args.duration:g} s" if args.duration else ""))
             _wait_forever()
         say("type `help` for the commands, e.g. `play 0.3 0.7`; Ctrl-D or `quit` stops")
-        ended = run_console(engine, printer, console_lines(printer))
+        ended = run_console(controller, printer, console_lines(printer))
         if ended == "eof" and args.duration is not None:
             _wait_forever()  # a script piped in for a bounce: play on until --duration ends
         why = "quit" if ended == "quit" else "end of console input: Ctrl-D; --daemon serves without a console"

@@ -24,7 +24,6 @@ import pedalboard
 
 from gesam_engine.config import check, from_dict, read_toml
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.commands import SetEffectParam
 from gesam_engine.runtime.effect_ranges import RANGES
 
 ParamValue = Union[float, bool, str]
@@ -203,10 +202,6 @@ class EffectsChain:
         else:
             value = self._validated(e, param, value, None)
         self._pending.append((e, param, value))  # deque.append is atomic: no lock shared with process
-
-    def apply(self, cmd: SetEffectParam) -> None:
-        """``set_param`` for a command object from the OSC/MIDI bridges. Any thread."""
-        self.set_param(cmd.effect, cmd.param, cmd.value)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Run float32 [frames, channels] through the enabled effects; returns the same shape.

@@ -32,7 +32,6 @@ from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
 from gesam_engine.runtime.audio_process import AudioOutput
 from gesam_engine.runtime.bake import load_or_make_bake
 from gesam_engine.runtime.baked_grid import BakedGrid
-from gesam_engine.runtime.commands import PlaySound, SetGain
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput
@@ -40,9 +39,9 @@ from gesam_engine.runtime.generator import Generator
 from gesam_engine.runtime.kits import Kit
 from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
-from gesam_engine.runtime.renderer import Renderer, TriggerRecord
+from gesam_engine.runtime.renderer import Renderer, SetGain, TriggerRecord
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
-from gesam_engine.runtime.voices import VoicePool
+from gesam_engine.runtime.voices import PlaySound, VoicePool
 
 Listener = Callable[[str, dict[str, Any]], None]
 WATCH_INTERVAL_S = 0.2  # how often the watch thread looks at the render thread's counters

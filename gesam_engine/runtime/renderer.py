@@ -1,5 +1,10 @@
 """The render thread: commands -> voices -> effects -> output gain -> safety limiter -> ring buffer.
 
+The engine talks to the render thread through one bounded queue of ``RenderCommand``s: a
+``PlaySound`` (``voices.py``) or a ``SetGain``; a ``StopAll`` never queues (``panic()``).
+Effect parameters do not pass through here: ``EffectsChain.set_param`` validates them on the
+control thread and queues them for its next ``process``.
+
 One code path for live playing and for offline bouncing: ``render_block`` drains the command
 queue, renders the voices into a preallocated mix, runs the effects chain, applies the output
 gain, and passes the block through the always-on safety limiter (``limiter.py``), which also
@@ -17,6 +22,7 @@ Two rules keep a bad moment from turning into a bad minute:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
@@ -25,13 +31,13 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from gesam_engine.runtime.commands import PlaySound, RenderCommand, SetEffectParam, SetGain, StopAll
 from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
 from gesam_engine.runtime.ring_buffer import AudioRing
 from gesam_engine.runtime.trigger_log import TriggerLog, TriggerRecord
-from gesam_engine.runtime.voices import VoicePool
+from gesam_engine.runtime.voices import PlaySound, VoicePool
 
-__all__ = ["Effects", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "Renderer", "TriggerRecord"]
+__all__ = ["Effects", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "PlaySound", "RenderCommand", "Renderer", "SetGain",
+           "StopAll", "TriggerRecord"]
 
 QUEUE_SIZE = 1024
 MAX_GAIN = 4.0
@@ -42,15 +48,27 @@ STALE_MARGIN_S = 0.030  # slack on top of (lookahead_blocks + 2) blocks before a
 REJECTED, EFFECT_ERRORS, NONFINITE, STALE, PANICS, PANIC_DROPPED = range(6)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class StopAll:
+    """Panic: fade the whole output out (a few ms, so nothing clicks), then stop every voice and
+    reset every effect. ``Renderer.submit`` never queues it: it becomes ``Renderer.panic()``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetGain:
+    """Output gain (linear, 0..4), ramped over one block so it does not click."""
+
+    gain: float
+
+
+RenderCommand = PlaySound | StopAll | SetGain
+
+
 class Effects(Protocol):
     """What the renderer needs from an effects chain; both methods are called on the render thread."""
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Process float32 [n, channels]; return float32 [n, channels] (may be the same array)."""
-        ...
-
-    def apply(self, cmd: SetEffectParam) -> None:
-        """Set one parameter between two blocks."""
         ...
 
     def reset(self) -> None:
@@ -170,7 +188,7 @@ class Renderer:
 
     @property
     def rejected(self) -> int:
-        """Commands the render thread could not apply (bad values, no effects, unknown effect)."""
+        """Commands the render thread could not apply (bad values, not a render command)."""
         return int(self._counters[REJECTED])
 
     @property
@@ -326,10 +344,6 @@ class Renderer:
                 if not (math.isfinite(gain) and 0.0 <= gain <= MAX_GAIN):
                     raise ValueError(f"gain must be in 0..{MAX_GAIN}, got {cmd.gain}")
                 self._target_gain = gain
-            elif isinstance(cmd, SetEffectParam):
-                if self.effects is None:
-                    raise ValueError(f"no effects chain to set {cmd.effect}.{cmd.param} on")
-                self.effects.apply(cmd)
             else:  # StopAll never gets here: submit() turns it into panic()
                 raise TypeError(f"not a render command: {type(cmd).__name__}")
         except Exception as exc:

@@ -18,10 +18,26 @@ import math
 import numpy as np
 
 from gesam_engine.config import check
-from gesam_engine.runtime.commands import PlaySound
 
 FREE, PLAYING, RELEASING = 0, 1, 2
 _NEVER = np.iinfo(np.int64).max  # release end of a voice that is not releasing
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlaySound:
+    """Start a voice: what the engine queues for the render thread (``Renderer.submit``) and the
+    pool's ``start`` takes. It carries everything the render thread needs (the sound is already
+    resolved and resampled), so rendering never waits on the model, the cache or another thread's
+    lock. ``sound`` is mono float32 [L] at the output rate and is never modified."""
+
+    sound: np.ndarray
+    velocity: float = 1.0  # 0..1; the voice pool turns it into gain along its velocity curve
+    gain: float = 1.0  # extra linear gain (a pad's level), 0..4
+    rate: float = 1.0  # playback-rate ratio: 2.0 = an octave up (pitch by resampling)
+    choke: int = -1  # choke group; -1 = none. Starting a voice fades out the others of its group
+    pan: float = 0.0  # -1 left .. +1 right (equal-power)
+    arrival: float = 0.0  # time.perf_counter() when the trigger reached the engine
+    trigger_id: int = 0  # ties the trigger to its latency record
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 
 from gesam_engine.cli.console_session import Printer, UnderrunReport, run_console
 from gesam_engine.errors import GesamError
+from osc_bridge.controller import Controller
 
 
 class Chunks:
@@ -96,7 +97,7 @@ def test_no_line_ends_the_console_but_quit() -> None:
     stream = Chunks()
     printer = Printer(stream=stream)  # type: ignore[arg-type]
     lines = iter(["move 0.5 0.5", "gain 1", "panic", "jump", "sleep -1", "quit", "never read"])
-    assert run_console(Boom(), printer, lines) == "quit"
+    assert run_console(Controller(Boom()), printer, lines) == "quit"
     assert next(lines) == "never read"
     out = stream.lines()
     assert out[0] == "error: ZeroDivisionError: x (a bug in gesam; please report this line)"
@@ -104,7 +105,7 @@ def test_no_line_ends_the_console_but_quit() -> None:
     assert out[2].startswith("error: OverflowError: y")
     assert out[3].startswith("error: unknown command 'jump'")
     assert out[4].startswith("error: usage: sleep SECONDS")
-    assert run_console(Boom(), printer, iter(["# only a comment"])) == "eof"
+    assert run_console(Controller(Boom()), printer, iter(["# only a comment"])) == "eof"
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
@@ -114,4 +115,4 @@ def test_a_stop_request_is_not_swallowed(stop: type[BaseException]) -> None:
             raise stop()
 
     with pytest.raises(stop):
-        run_console(Stopping(), Printer(stream=Chunks()), iter(["panic"]))  # type: ignore[arg-type]
+        run_console(Controller(Stopping()), Printer(stream=Chunks()), iter(["panic"]))  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 says on the engine and answers the right replies; refusals are GesamErrors, renders stay inside
 the render folder."""
 
+import dataclasses
+import typing
 from pathlib import Path
 from typing import Iterator
 
@@ -9,10 +11,13 @@ import pytest
 import soundfile as sf
 
 from gesam_engine.errors import GesamError
+from osc_bridge import commands
 from osc_bridge.commands import (
-    FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render, Trigger,
+    FxParam, Gain, Learn, Metrics, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
+    Reopen, State, Trigger,
 )
-from osc_bridge.controller import BridgeError, Controller
+from osc_bridge.controller import HANDLERS, BridgeError, Controller
+from osc_bridge.engine_like import EngineLike
 from tests.osc_bridge import make_engine
 from tests.waiting import wait_for
 
@@ -62,6 +67,33 @@ def test_pad_point_gain_bend_panic(controller: Controller, engine) -> None:
     assert controller.execute(Panic()) == []
     controller.execute(PitchBend(0.0))
     controller.execute(Gain(1.0))
+
+
+def test_every_command_class_has_a_handler_in_the_dispatch_table() -> None:
+    """A new command class without a handler (or left out of the Command union) fails here."""
+    defined = {c for c in vars(commands).values()
+               if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == commands.__name__}
+    assert defined == set(typing.get_args(commands.Command)) == set(HANDLERS)
+
+
+def test_an_engine_is_an_engine_like(engine) -> None:
+    assert isinstance(engine, EngineLike)
+
+
+def test_run_gives_the_engines_answer_beside_the_replies(controller: Controller, engine) -> None:
+    out = controller.run(Move(0.3, 2.0))
+    assert out.value == (0.3, 1.0) and out.replies == [("/gesam/state/xy", [0.3, 1.0])]
+    info = controller.run(Play(0.5, 0.5)).value
+    assert info.exact and info.played_xy == (0.5, 0.5)  # a baked point
+    assert controller.run(Trigger(1.0, -12.0)).value.played_xy == (0.5, 0.5)
+    assert controller.run(PadXY(1, 0.2, 0.4)).value.xy == (0.2, 0.4)
+    assert controller.run(Note(64, 0)).value is None  # a note-off plays nothing
+    assert controller.run(Reopen()).value is True and controller.execute(Reopen()) == []
+    assert set(controller.run(State()).value) == set(engine.state()) and controller.execute(State()) == []
+    assert "trigger_latency_ms" in controller.run(Metrics()).value and controller.execute(Metrics()) == []
+    assert controller.output_status()[0] == "running"
+    with pytest.raises(BridgeError, match="not a command: str"):
+        controller.execute("play")  # type: ignore[arg-type]
 
 
 def test_engine_refusals_are_gesam_errors(controller: Controller) -> None:

@@ -312,7 +312,8 @@ def test_the_osc_bridge_imports_neither_torch_nor_the_runtime() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, osc_bridge.osc_parse, osc_bridge.osc_server, osc_bridge.controller; "
+    code = ("import sys, osc_bridge.osc_parse, osc_bridge.osc_server, osc_bridge.controller, osc_bridge.console, "
+            "osc_bridge.engine_like, osc_bridge.midi_input; "
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('gesam_engine.runtime')]; print(bad)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"

@@ -15,10 +15,11 @@ import pytest
 import soundfile as sf
 
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.console import run_line
 from gesam_engine.runtime.engine import Engine
 from gesam_engine.runtime.engine_config import load_serve_config, serve_config_from_dict
 from gesam_engine.runtime.renderer import PANIC_FADE_MS
+from osc_bridge.console import run_line
+from osc_bridge.controller import Controller
 from tests.tiny import tiny_model
 from tests.waiting import wait_for
 
@@ -133,7 +134,7 @@ def test_panic_silences_a_delay_at_feedback_0_99_and_feedback_1_is_refused(tmp_p
 def test_nothing_at_run_time_reaches_the_limiter(tmp_path: Path, nan_engine: Engine) -> None:
     for line in ("fx limiter ceiling_db 0", "fx limiter enabled 0", "fx safety ceiling_db 0"):
         with pytest.raises(ConfigError, match="no effect named"):
-            run_line(nan_engine, line)
+            run_line(Controller(nan_engine), line)
     config = tmp_path / "engine.toml"
     config.write_text("[limiter]\nceiling_db = 0.0\n")
     with pytest.raises(ConfigError, match=r"limiter\.ceiling_db must be in -20\.\.-0\.1 dBFS \(the limiter "

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 
 from gesam_engine.runtime.callback import AudioCallback
-from gesam_engine.runtime.commands import PlaySound
 from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
 from gesam_engine.runtime.renderer import Renderer, TriggerRecord
 from gesam_engine.runtime.ring_buffer import AudioRing
-from gesam_engine.runtime.voices import VoiceConfig, VoicePool
+from gesam_engine.runtime.voices import PlaySound, VoiceConfig, VoicePool
 
 SR = 48000
 

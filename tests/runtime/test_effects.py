@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.commands import SetEffectParam
 from gesam_engine.runtime.effects import EffectsChain, EffectSpec, from_toml, load_effect_specs
 
 SR = 48000
@@ -247,7 +246,7 @@ def test_set_param_from_another_thread_applies_on_the_next_block():
     errors: list[Exception] = []
 
     def control() -> None:
-        chain.apply(SetEffectParam("gain", "gain_db", -6.0))
+        chain.set_param("gain", "gain_db", -6.0)
         try:
             chain.set_param("gain", "gain_dB", -60.0)  # refused in this thread, never queued
         except ConfigError as exc:

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from gesam_engine.runtime.callback import AudioCallback
-from gesam_engine.runtime.commands import PlaySound, SetEffectParam, SetGain, StopAll
 from gesam_engine.runtime.effects import EffectsChain, EffectSpec
-from gesam_engine.runtime.renderer import PANIC_FADE_MS, QUEUE_SIZE, Renderer
+from gesam_engine.runtime.renderer import PANIC_FADE_MS, QUEUE_SIZE, Renderer, SetGain, StopAll
 from gesam_engine.runtime.ring_buffer import AudioRing
-from gesam_engine.runtime.voices import VoiceConfig, VoicePool
+from gesam_engine.runtime.voices import PlaySound, VoiceConfig, VoicePool
 from tests.waiting import wait_for, wait_until
 
 SR = 48000
@@ -32,21 +31,23 @@ def _renderer(block: int = 256, channels: int = 2, ring: AudioRing | None = None
 
 
 class Doubler:
-    """A stand-in effects chain: multiplies by ``amount`` (a new array, like pedalboard)."""
+    """A stand-in effects chain: multiplies by ``amount`` (a new array, like pedalboard). Like
+    ``EffectsChain``, ``set_param`` refuses at once and queues the change for the next ``process``."""
 
     def __init__(self) -> None:
         self.amount = 2.0
-        self.applied: list[SetEffectParam] = []
+        self.pending: list[float] = []
         self.resets = 0
 
     def process(self, block: np.ndarray) -> np.ndarray:
+        if self.pending:
+            self.amount = self.pending.pop()
         return block * np.float32(self.amount)
 
-    def apply(self, cmd: SetEffectParam) -> None:
-        if cmd.effect != "doubler":
-            raise KeyError(cmd.effect)
-        self.applied.append(cmd)
-        self.amount = cmd.value
+    def set_param(self, effect: str, param: str, value: float) -> None:
+        if effect != "doubler":
+            raise KeyError(effect)
+        self.pending.append(value)
 
     def reset(self) -> None:
         self.resets += 1
@@ -89,12 +90,13 @@ def test_panic_and_effects_changes_go_through() -> None:
     renderer.submit(PlaySound(np.full(SR, 0.25, dtype=np.float32)))
     renderer.render_offline(1)
     assert renderer.render_block()[-1, 0] == pytest.approx(0.5)
-    renderer.submit(SetEffectParam("doubler", "amount", 3.0))
+    fx.set_param("doubler", "amount", 3.0)  # straight to the chain (a control thread), applied by the next block
     assert renderer.render_block()[-1, 0] == pytest.approx(0.75)
-    renderer.submit(SetEffectParam("reverb", "mix", 1.0))  # unknown effect: counted, not raised
+    with pytest.raises(KeyError):
+        fx.set_param("reverb", "mix", 1.0)  # unknown effect: refused to the caller, the renderer never sees it
     assert renderer.submit(StopAll())
     tail = renderer.render_offline(6)
-    assert renderer.rejected == 1 and isinstance(renderer.last_error, KeyError)
+    assert renderer.rejected == 0 and renderer.last_error is None
     fade_end = round(PANIC_FADE_MS * SR / 1000) + LATENCY
     assert np.all(tail[fade_end:] == 0) and renderer.voices.active() == 0
     assert float(np.max(np.abs(np.diff(tail[:, 0])))) < 0.01  # a fade, not a click
@@ -105,7 +107,7 @@ def test_bad_commands_and_broken_effects_are_counted_not_raised() -> None:
     renderer = _renderer(block=64, channels=1)
     renderer.submit(SetGain(float("nan")))
     renderer.submit(SetGain(9.0))
-    renderer.submit(SetEffectParam("eq", "gain", 1.0))  # no effects chain
+    renderer.submit(PlaySound(np.zeros((10, 2), dtype=np.float32)))  # not mono
     renderer.submit(PlaySound(np.zeros(10, dtype=np.float64)))
     renderer.submit("not a command")  # type: ignore[arg-type]
     renderer.render_block()
@@ -114,9 +116,6 @@ def test_bad_commands_and_broken_effects_are_counted_not_raised() -> None:
     class Broken:
         def process(self, block: np.ndarray) -> np.ndarray:
             return block[:10]
-
-        def apply(self, cmd: SetEffectParam) -> None:
-            pass
 
         def reset(self) -> None:
             pass
@@ -146,17 +145,21 @@ def _scripted(block: int) -> np.ndarray:
     specs = (EffectSpec("verb", "Reverb", params={"room_size": 0.7, "wet_level": 0.4}),
              EffectSpec("echo", "Delay", params={"delay_seconds": 0.01, "feedback": 0.6, "mix": 0.4}))
     pool = VoicePool(VoiceConfig(voices=8), SR, 2, block)
-    renderer = Renderer(pool, 2, block, None, effects=EffectsChain(specs, SR))
+    chain = EffectsChain(specs, SR)
+    renderer = Renderer(pool, 2, block, None, effects=chain)
     script: dict[int, list[object]] = {0: [SetGain(3.0)]}
     for i in range(24):
         script.setdefault(512 * (1 + i // 2), []).append(PlaySound(_drum(2500, seed=i, level=0.9), pan=i / 12 - 1))
-    script.setdefault(512 * 5, []).append(SetEffectParam("echo", "feedback", 0.9))
+    script.setdefault(512 * 5, []).append(lambda: chain.set_param("echo", "feedback", 0.9))
     script.setdefault(512 * 14, []).append(StopAll())
     script.setdefault(512 * 18, []).append(PlaySound(_drum(seed=99)))
     out = np.zeros((512 * 28, 2), dtype=np.float32)
     for t in range(0, out.shape[0], block):
         for cmd in script.get(t, []):
-            assert renderer.submit(cmd)  # type: ignore[arg-type]
+            if callable(cmd):  # an effect change: straight to the chain, applied in this block
+                cmd()
+            else:
+                assert renderer.submit(cmd)  # type: ignore[arg-type]
         renderer.render_block(out=out[t : t + block])
     return out
 
@@ -217,9 +220,6 @@ class Poisoned:
             self.poison = False
             block = block * np.float32(np.nan)
         return self.chain.process(block)
-
-    def apply(self, cmd: SetEffectParam) -> None:
-        self.chain.apply(cmd)
 
     def reset(self) -> None:
         self.chain.reset()

@@ -3,8 +3,8 @@ import pytest
 
 from gesam_engine.config import from_dict
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.commands import PlaySound, StopAll
-from gesam_engine.runtime.voices import VoiceConfig, VoicePool, release_slots
+from gesam_engine.runtime.renderer import StopAll
+from gesam_engine.runtime.voices import PlaySound, VoiceConfig, VoicePool, release_slots
 
 SR = 48000
 
