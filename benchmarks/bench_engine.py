@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import random
-import resource
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gesam_engine.peak_memory import peak_rss_mb  # noqa: E402
 from tests.runtime.jack_harness import JackServer, jack_available, wait_until  # noqa: E402
 
 
@@ -127,7 +127,7 @@ def main() -> int:
     result["ready_block_256"] = run_session(model, 256, args.latency_seconds * 2, 2.0, 2.0, cache, seed=2)
     # load: 50 triggers/s while the cursor jumps to a new point 5 times a second (each one generated)
     result["load_block_256"] = run_session(model, 256, args.load_seconds, 50.0, 5.0, cache, seed=1)
-    result["peak_rss_mb_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb_bench_process"] = peak_rss_mb()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key in ("latency_block_128", "latency_block_256", "load_block_256"):

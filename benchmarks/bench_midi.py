@@ -30,8 +30,8 @@ from tests.runtime.jack_harness import JackServer, jack_available, wait_until  #
 
 
 def _figures(values_s: list[float]) -> dict[str, float | int]:
-    """count, median, p99, max of ``values_s`` (seconds) in milliseconds (the engine's LatencyStats)."""
-    from gesam_engine.runtime.metrics import LatencyStats
+    """count, median, p99, max of ``values_s`` (seconds) in milliseconds (gesam's one LatencyStats, as MidiInput.stats)."""
+    from gesam_engine.latency_stats import LatencyStats
 
     return LatencyStats.of(1e3 * v for v in values_s).to_dict()
 

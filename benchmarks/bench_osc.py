@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def _stats(values_ms: list[float]) -> dict[str, float | int]:
-    """count, median, p99, max in ms (the engine's own LatencyStats)."""
-    from gesam_engine.runtime.metrics import LatencyStats
+    """count, median, p99, max in ms (gesam's one LatencyStats, as the server's own stats)."""
+    from gesam_engine.latency_stats import LatencyStats
 
     return LatencyStats.of(values_ms).to_dict()
 

@@ -29,10 +29,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], where)
+        return _coerce_union(value, args, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")
@@ -65,6 +62,52 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return value
     return value
+
+
+_KINDS: dict[Any, str] = {float: "a number", int: "an integer", bool: "true or false", str: "a string",
+                          tuple: "a list", dict: "a table"}
+
+
+def _coerce_union(value: Any, members: tuple[Any, ...], where: str) -> Any:
+    """Coerce to the first member of a Union that takes ``value``; the TOML type decides first.
+
+    A member of exactly the value's type is tried before the others (in ``float | int`` a 3 stays
+    an int, in ``float | bool`` true stays a bool: bool is no number here), then each member in
+    its written order (in ``float | str`` a 3 becomes 3.0). When none takes it, the error of the
+    first member of the value's kind is raised (it says why, e.g. a number out of range), else
+    one listing what would do.
+    """
+    if value is None and type(None) in members:
+        return None
+    inner = [a for a in members if a is not type(None)]
+    if len(inner) == 1:
+        return _coerce(value, inner[0], where)
+    ordered = sorted(inner, key=lambda a: a is not type(value))  # stable: the rest keep their order
+    first: ConfigError | None = None
+    for member in ordered:
+        try:
+            return _coerce(value, member, where)
+        except ConfigError as exc:
+            if first is None and _same_kind(value, member):
+                first = exc
+    if first is not None:
+        raise first
+    kinds = [_KINDS.get(typing.get_origin(a) or a, getattr(a, "__name__", str(a))) for a in inner]
+    raise ConfigError(f"{where} must be {' or '.join(kinds)}, got {value!r}")
+
+
+def _same_kind(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the kind ``hint`` takes, refused only for its content (a range, an item)."""
+    kind = typing.get_origin(hint) or hint
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    if kind is tuple:
+        return isinstance(value, (list, tuple))
+    if kind is dict:
+        return isinstance(value, Mapping)
+    return isinstance(kind, type) and isinstance(value, kind)
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, section: str) -> T:

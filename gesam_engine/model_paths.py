@@ -1,9 +1,12 @@
-"""Where the model every command uses lives when no ``--model`` is given.
+"""Where every command looks when not told: the model (no ``--model``) and the cache directory.
 
-One lookup for every command, in this order: ``--model``; the ``GESAM_MODEL`` environment
+The model: one lookup for every command, in this order: ``--model``; the ``GESAM_MODEL`` environment
 variable; ``models/default`` and then ``build/demo/model`` under the current folder; the same
 two next to the installed package (the repository's own, since the package is installed
 editable), so ``gesam info`` works from any folder.
+
+The cache directory (``default_cache_dir``): decoded training features and the engine's built-in
+bakes live there unless a command's ``--cache`` says otherwise; the console history always does.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from gesam_engine.errors import CheckpointError
 
 ENV_VAR = "GESAM_MODEL"
+CACHE_ENV_VAR = "GESAM_CACHE"
 RELATIVE_DEFAULTS = (Path("models/default"), Path("build/demo/model"))
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the repository root of an editable install
 MODEL_HELP = ("model directory (default: $GESAM_MODEL, else models/default or build/demo/model in this folder "
@@ -50,3 +54,12 @@ def find_model(given: Path | None = None) -> Path:
         "no model found (looked in " + ", ".join(str(p) for p in dirs) + f"); set {ENV_VAR}=DIR, pass --model DIR, "
         "train one with `gesam train --data DIR -o models/mine`, or run `make run` to build a demo model"
     )
+
+
+def default_cache_dir() -> Path:
+    """``$GESAM_CACHE`` or ``$XDG_CACHE_HOME/gesam`` (``~/.cache/gesam``): decoded features, built-in
+    bakes and the console history live here."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gesam"

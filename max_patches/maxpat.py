@@ -7,12 +7,16 @@ not have, so the files never hold a dangling cord.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from max_patches import FEEDBACK_PORT, FEEDBACK_ROUTES, N_PADS, SEND_HOST, SEND_PORT
 
 # hex colour "#rrggbb" (as ASCII codes after the '#') -> one value 0..15 per digit, upper or lower case
 HEX_DIGITS = "vexpr ($i1 - 48) - ($i1 > 64) * 7 - ($i1 > 96) * 32"
+FEEDBACK_Y = 640  # top of the feedback section
+
+Rect = tuple[float, float, float, float]
+Present = Callable[[float, float, float, float], Rect | None]
 
 
 def _max_io(text: str) -> tuple[int, int, list[str]]:
@@ -130,18 +134,27 @@ def _live_param(name: str, lo: float, hi: float, initial: float, **extra: Any) -
     }
 
 
-def build_max(m4l: bool) -> dict[str, Any]:
-    """The Max patcher (``m4l``: the Max for Live twin with live.* parameters and live.thisdevice)."""
-    m = MaxPatch()
-    P = (lambda *r: r) if m4l else (lambda *r: None)  # presentation rect, only in the device
+def _presentation(m4l: bool) -> Present:
+    """A box's presentation rect: the rect itself in the Max for Live device, None in the plain patch."""
+    def present(x: float, y: float, w: float, h: float) -> Rect | None:
+        return (x, y, w, h) if m4l else None
+    return present
+
+
+def _header(m: MaxPatch, m4l: bool) -> str:
+    """The title and the one [udpsend] every control sends through (returned)."""
     title = "gesam XY (Max for Live)" if m4l else "gesam XY"
     m.comment(f"{title}: play the gesam drum map from Max. Every control sends OSC over UDP to the engine "
               f"at {SEND_HOST}:{SEND_PORT} (gesam serve's default). Feedback (bottom) listens on {FEEDBACK_PORT}: "
               f"start the engine with --feedback 127.0.0.1:{FEEDBACK_PORT}.", 30, 10, 1000, 2, fontsize=13.0)
     send = m.obj(f"udpsend {SEND_HOST} {SEND_PORT}", 30, 590, 160)
     m.comment(f"to the engine: OSC over UDP to {SEND_HOST}:{SEND_PORT}", 200, 590, 300)
+    return send
 
-    # 1. XY pad ------------------------------------------------------------------------------
+
+def _xy_pad(m: MaxPatch, send: str, m4l: bool) -> None:
+    """1. The XY pad (in the device through the X and Y Live parameters): /gesam/xy x y."""
+    P = _presentation(m4l)
     m.comment("1. XY pad: drag to move the cursor on the map (x to the right, y up, 0..1). "
               "Sends /gesam/xy x y; the engine starts making that exact sound.", 30, 60, 230, 4)
     pad = m.ui("pictslider", (30, 125, 200, 200), present=P(5, 5, 150, 150), leftvalue=0, rightvalue=1000,
@@ -166,7 +179,10 @@ def build_max(m4l: bool) -> dict[str, Any]:
     m.connect(xy, 0, xy_msg, 0)
     m.connect(xy_msg, 0, send, 0)
 
-    # 2. play ---------------------------------------------------------------------------------
+
+def _play(m: MaxPatch, send: str, m4l: bool) -> None:
+    """2. The play button and its velocity (a Live parameter in the device): /gesam/trigger v."""
+    P = _presentation(m4l)
     m.comment("2. Play: click to play the cursor's sound at this velocity (0..1). Sends /gesam/trigger v.",
               290, 60, 230, 3)
     play = m.ui("button", (290, 115, 40, 40), present=P(160, 60, 30, 30))
@@ -188,7 +204,11 @@ def build_max(m4l: bool) -> dict[str, Any]:
     m.connect(vel_f, 0, trig, 0)
     m.connect(trig, 0, send, 0)
 
-    # 3. MIDI ---------------------------------------------------------------------------------
+
+def _midi(m: MaxPatch, send: str, m4l: bool) -> None:
+    """3. MIDI in: note-ons as /gesam/trigger v, or with the toggle on as /gesam/note n v (the device
+    also passes MIDI through)."""
+    P = _presentation(m4l)
     m.comment("3. MIDI in: each note-on plays the cursor's sound with velocity/127 (/gesam/trigger v). "
               "Toggle on: notes go to the engine as /gesam/note n v instead (notes 36-51 play pads 0-15, "
               "others play the cursor pitched).", 290, 270, 240, 5)
@@ -221,7 +241,10 @@ def build_max(m4l: bool) -> dict[str, Any]:
         m.connect(thru_in, 0, thru_out, 0)
         m.comment("MIDI passes through to the next device", 625, 250, 150, 2)
 
-    # 4. pads ---------------------------------------------------------------------------------
+
+def _pads(m: MaxPatch, send: str, m4l: bool) -> None:
+    """4. Pads 0-15 in a 4 x 4 grid, 0 at the bottom left: /gesam/pad/n/trigger 1."""
+    P = _presentation(m4l)
     x0, y0 = 560, 60
     m.comment("4. Pads 0-15 (bottom row 0-3, as on a drum controller): click to play pad n with its stored "
               "point, pitch, level and choke group. Sends /gesam/pad/n/trigger 1.", x0, y0, 620, 2)
@@ -237,7 +260,10 @@ def build_max(m4l: bool) -> dict[str, Any]:
     if m4l:
         m.comment("pads 0-15, 0 at the bottom left", x0, 380, 250, present=P(350, 148, 150, 18))
 
-    # 5. engine -------------------------------------------------------------------------------
+
+def _engine(m: MaxPatch, send: str, m4l: bool) -> None:
+    """5. The engine: output gain, saved kit, panic, and a ping on load (or when the device loads)."""
+    P = _presentation(m4l)
     ey = 330 if not m4l else 245
     ex = 560 if not m4l else 780
     m.comment("5. Engine: output gain (0..4), load saved kit n (as a MIDI program change), "
@@ -267,15 +293,25 @@ def build_max(m4l: bool) -> dict[str, Any]:
         loaded = m.obj("loadbang", ex + 330, ey + 50, 65)
     m.connect(loaded, 0, ping, 0)
 
-    # 6. feedback -----------------------------------------------------------------------------
-    fy = 640
+
+def _feedback(m: MaxPatch, m4l: bool) -> None:
+    """6. Feedback from the engine: [udpreceive] into one [route] (FEEDBACK_ROUTES' order), whose
+    outlets feed the cursor, the class, and the ready/error/pong indicators."""
+    fy = FEEDBACK_Y
     m.comment(f"6. Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback 127.0.0.1:{FEEDBACK_PORT}): "
               "the cursor, the sound class under it (name and colour), a flash when the exact sound is "
               "ready, the reason for any refused message, and the answer to a ping.", 30, fy, 1000, 2)
     recv = m.obj(f"udpreceive {FEEDBACK_PORT}", 30, fy + 45, 120)
     route = m.obj("route " + " ".join(FEEDBACK_ROUTES), 30, fy + 75, 620)
     m.connect(recv, 0, route, 0)
-    # xy
+    _feedback_cursor(m, route)
+    _feedback_class(m, route, m4l)
+    _feedback_status(m, route, m4l)
+
+
+def _feedback_cursor(m: MaxPatch, route: str) -> None:
+    """The cursor x, y from /gesam/state/xy (route outlet 0) in two number boxes."""
+    fy = FEEDBACK_Y
     st_xy = m.obj("unpack 0. 0.", 30, fy + 110, 80)
     m.connect(route, 0, st_xy, 0)
     fx = m.ui("flonum", (30, fy + 140, 60, 22), parameter_enable=0)
@@ -283,7 +319,13 @@ def build_max(m4l: bool) -> dict[str, Any]:
     m.connect(st_xy, 0, fx, 0)
     m.connect(st_xy, 1, fyb, 0)
     m.comment("cursor x, y", 30, fy + 165, 120)
-    # class: name and colour as text, colour on a panel
+
+
+def _feedback_class(m: MaxPatch, route: str, m4l: bool) -> None:
+    """The class from /gesam/state/class (route outlet 1): name and colour as text, and the colour
+    (#rrggbb parsed into RGB 0..1) on a panel."""
+    P = _presentation(m4l)
+    fy = FEEDBACK_Y
     cls_set = m.obj("prepend set", 170, fy + 110, 80)
     m.connect(route, 1, cls_set, 0)
     cls_text = m.msg("", 170, fy + 140, 150, present=P(500, 40, 150, 22))
@@ -315,7 +357,13 @@ def build_max(m4l: bool) -> dict[str, Any]:
                  bgcolor=[0.5, 0.5, 0.5, 1.0], bgfillcolor_type="color", bgfillcolor_color=[0.5, 0.5, 0.5, 1.0])
     m.connect(fill, 0, panel, 0)
     m.comment("class colour (#rrggbb -> RGB 0..1)", 470, fy + 405, 220)
-    # ready, error, pong, anything else
+
+
+def _feedback_status(m: MaxPatch, route: str, m4l: bool) -> None:
+    """Ready (route outlet 2) flashes a button, an error (3) shows and prints its reason, pong (4)
+    flashes a button, anything else (5) prints to the Max console."""
+    P = _presentation(m4l)
+    fy = FEEDBACK_Y
     ready = m.ui("button", (700, fy + 110, 24, 24), present=P(500, 140, 20, 20))
     m.connect(route, 2, ready, 0)
     m.comment("ready", 726, fy + 112, 60, present=P(522, 140, 40, 18))
@@ -333,10 +381,24 @@ def build_max(m4l: bool) -> dict[str, Any]:
     m.connect(route, 5, other, 0)
     m.comment("other feedback goes to the Max console", 660, fy + 225, 250)
 
-    extra: dict[str, Any] = {}
-    if m4l:
-        names = {b["box"]["id"]: b["box"]["varname"] for b in m.boxes if b["box"].get("parameter_enable") == 1
-                 and b["box"]["maxclass"].startswith("live.")}
-        extra["parameters"] = {**{i: [n, n, 0] for i, n in names.items()}, "inherited_shortname": 1}
-        extra["devicewidth"] = 690.0
-    return m.patcher((40, 80, 1240, 1080), presentation=m4l, extra=extra)
+
+def _device_extra(m: MaxPatch) -> dict[str, Any]:
+    """The Max for Live patcher's own keys: its Live parameters (live.* boxes) by box id, and its width."""
+    names = {b["box"]["id"]: b["box"]["varname"] for b in m.boxes if b["box"].get("parameter_enable") == 1
+             and b["box"]["maxclass"].startswith("live.")}
+    return {"parameters": {**{i: [n, n, 0] for i, n in names.items()}, "inherited_shortname": 1},
+            "devicewidth": 690.0}
+
+
+def build_max(m4l: bool) -> dict[str, Any]:
+    """The Max patcher (``m4l``: the Max for Live twin with live.* parameters and live.thisdevice),
+    section by section in the order the boxes are numbered."""
+    m = MaxPatch()
+    send = _header(m, m4l)
+    _xy_pad(m, send, m4l)
+    _play(m, send, m4l)
+    _midi(m, send, m4l)
+    _pads(m, send, m4l)
+    _engine(m, send, m4l)
+    _feedback(m, m4l)
+    return m.patcher((40, 80, 1240, 1080), presentation=m4l, extra=_device_extra(m) if m4l else {})

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from max_patches import FEEDBACK_PORT, N_PADS, SEND_HOST, SEND_PORT
 
+RIGHT_X = 620  # the right-hand column: pads above, engine below
+FEEDBACK_Y = 700  # top of the feedback section
+
+
 def _pd_escape(text: str) -> str:
     """Pd file text: one space between atoms; ``;``, ``,`` and ``$`` escaped with a backslash."""
     atoms = text.replace(";", " ; ").replace(",", " , ").split()
@@ -78,9 +82,24 @@ def _bng(receive: str, label: str, size: int = 25) -> str:
     return f"bng {size} 250 50 0 empty {receive} {label} 0 -10 0 12 #fcfcfc #000000 #000000"
 
 
-def build_pd() -> str:
-    """The Pure Data twin (vanilla objects only)."""
-    p = PdPatch()
+class _OscOut:
+    """The patch's one OSC sender: every [oscformat ...] made by ``osc`` feeds ``prepend``
+    ([list prepend send] -> [list trim] -> [netsend -u -b])."""
+
+    def __init__(self, p: PdPatch, prepend: int) -> None:
+        self.p, self.prepend = p, prepend
+
+    def osc(self, x: int, y: int, address: str, fmt: str = "") -> int:
+        """An [oscformat] for ``address`` (``fmt``: its -f type string) wired to the sender; its number."""
+        parts = address.strip("/").split("/")
+        box = self.p.obj(x, y, "oscformat " + (f"-f {fmt} " if fmt else "") + " ".join(parts))
+        self.p.connect(box, 0, self.prepend, 0)
+        return box
+
+
+def _header(p: PdPatch) -> tuple[_OscOut, int, int]:
+    """The title, the OSC sender and the start-up: on load, connect [netsend] to the engine and ping it.
+    Returns the sender, the [loadbang] and the ping's [oscformat]."""
     p.text(20, 10, f"gesam XY (Pure Data): play the gesam drum map. Every control sends OSC over UDP to the "
                    f"engine at {SEND_HOST}:{SEND_PORT} (gesam serve's default). The feedback section listens on "
                    f"{FEEDBACK_PORT}: start the engine with --feedback 127.0.0.1:{FEEDBACK_PORT}.", 110)
@@ -97,19 +116,16 @@ def build_pd() -> str:
     connect = p.msg(120, 570, f"connect {SEND_HOST} {SEND_PORT}")
     p.connect(t_load, 1, connect, 0)
     p.connect(connect, 0, net, 0)
-
-    def osc(x: int, y: int, address: str, fmt: str = "") -> int:
-        parts = address.strip("/").split("/")
-        box = p.obj(x, y, "oscformat " + (f"-f {fmt} " if fmt else "") + " ".join(parts))
-        p.connect(box, 0, prepend, 0)
-        return box
-
-    ping = osc(20, 570, "/gesam/ping")
+    out = _OscOut(p, prepend)
+    ping = out.osc(20, 570, "/gesam/ping")
     p.connect(t_load, 0, ping, 0)
+    return out, load, ping
 
-    # 1. XY: two sliders (x to the right, y up: vsl's bottom is 0). x and y are kept in two [f]
-    # stores that the feedback also updates (quietly), so moving one slider sends the other's
-    # latest value even after the cursor was moved from elsewhere (MIDI, another client).
+
+def _xy(p: PdPatch, out: _OscOut) -> tuple[int, int]:
+    """(1) XY: two sliders (x to the right, y up: vsl's bottom is 0) -> /gesam/xy x y. x and y are kept
+    in two [f] stores (returned) that the feedback also updates (quietly), so moving one slider sends
+    the other's latest value even after the cursor was moved from elsewhere (MIDI, another client)."""
     p.text(20, 60, "(1) XY: x to the right and y up (0..1). Sends /gesam/xy x y.")
     sx = p.obj(20, 110, _slider("hsl", "gesam-x", "X", 0, 1))
     sy = p.obj(240, 90, _slider("vsl", "gesam-y", "Y", 0, 1))
@@ -126,22 +142,28 @@ def build_pd() -> str:
     p.connect(send_xy, 0, store_x, 0)
     p.connect(store_y, 0, pack, 1)
     p.connect(store_x, 0, pack, 0)
-    xy = osc(20, 390, "/gesam/xy")
+    xy = out.osc(20, 390, "/gesam/xy")
     p.connect(pack, 0, xy, 0)
+    return store_x, store_y
 
-    # 2. play
+
+def _play(p: PdPatch, out: _OscOut, load: int) -> None:
+    """(2) Play the cursor's sound at the velocity slider's value: /gesam/trigger v (velocity and gain
+    set to 1 on load)."""
     p.text(300, 60, "(2) Play the cursor's sound at this velocity (0..1). Sends /gesam/trigger v.")
     play = p.obj(300, 110, _bng("gesam-trigger", "play", 30))
     vel = p.obj(350, 115, _slider("hsl", "gesam-velocity", "velocity", 0, 1, 120))
     f = p.obj(300, 160, "f 1")
     p.connect(play, 0, f, 0)
     p.connect(vel, 0, f, 1)
-    trig = osc(300, 190, "/gesam/trigger")
+    trig = out.osc(300, 190, "/gesam/trigger")
     p.connect(f, 0, trig, 0)
     vel_init = p.msg(120, 520, "; gesam-velocity set 1; gesam-gain set 1")
     p.connect(load, 0, vel_init, 0)
 
-    # 3. MIDI
+
+def _midi(p: PdPatch, out: _OscOut) -> None:
+    """(3) MIDI in: note-ons as /gesam/trigger v, or with the toggle on as /gesam/note n v."""
     p.text(300, 230, "(3) MIDI in: each note-on plays the cursor with velocity/127. Toggle on: notes go as "
                      "/gesam/note n v (36-51 play pads 0-15).", 60)
     notein = p.obj(300, 290, "notein")
@@ -156,7 +178,7 @@ def build_pd() -> str:
     p.connect(not_mode, 0, vel_gate, 1)
     per127 = p.obj(380, 370, "/ 127")
     p.connect(vel_gate, 0, per127, 0)
-    note_trig = osc(380, 395, "/gesam/trigger")
+    note_trig = out.osc(380, 395, "/gesam/trigger")
     p.connect(per127, 0, note_trig, 0)
     note_pack = p.obj(300, 345, "pack f f")
     p.connect(strip, 0, note_pack, 0)
@@ -164,11 +186,13 @@ def build_pd() -> str:
     note_gate = p.obj(300, 420, "spigot 0")
     p.connect(note_pack, 0, note_gate, 0)
     p.connect(mode, 0, note_gate, 1)
-    note = osc(300, 445, "/gesam/note", "ii")
+    note = out.osc(300, 445, "/gesam/note", "ii")
     p.connect(note_gate, 0, note, 0)
 
-    # 4. pads
-    x0, y0 = 620, 60
+
+def _pads(p: PdPatch, out: _OscOut) -> None:
+    """(4) Pads 0-15 in a 4 x 4 grid, 0 at the bottom left: /gesam/pad/n/trigger 1."""
+    x0, y0 = RIGHT_X, 60
     p.text(x0, y0, "(4) Pads 0-15 (bottom row 0-3). Each sends /gesam/pad/n/trigger 1")
     for n in range(N_PADS):
         col, row = n % 4, 3 - n // 4
@@ -176,22 +200,27 @@ def build_pd() -> str:
         b = p.obj(bx, by, _bng(f"gesam-pad-{n}", str(n)))
         one = p.msg(bx, by + 30, "1")
         p.connect(b, 0, one, 0)
-        p.connect(one, 0, osc(bx, by + 52, f"/gesam/pad/{n}/trigger"), 0)
+        p.connect(one, 0, out.osc(bx, by + 52, f"/gesam/pad/{n}/trigger"), 0)
 
-    # 5. engine
-    ey = 450
+
+def _engine(p: PdPatch, out: _OscOut, ping: int) -> None:
+    """(5) The engine: output gain, saved kit, panic, and a ping button (into the start-up's ping)."""
+    x0, ey = RIGHT_X, 450
     p.text(x0, ey, "(5) Engine: output gain (0..4), load saved kit n, stop every voice, ping.")
     gain = p.obj(x0, ey + 45, _slider("hsl", "gesam-gain", "gain", 0, 4, 120))
-    p.connect(gain, 0, osc(x0, ey + 75, "/gesam/gain"), 0)
+    p.connect(gain, 0, out.osc(x0, ey + 75, "/gesam/gain"), 0)
     kit = p.floatatom(x0 + 170, ey + 45, 5, 0, 127, "kit")
-    p.connect(kit, 0, osc(x0 + 170, ey + 75, "/gesam/kit", "i"), 0)
+    p.connect(kit, 0, out.osc(x0 + 170, ey + 75, "/gesam/kit", "i"), 0)
     panic = p.obj(x0 + 280, ey + 35, _bng("gesam-panic", "panic"))
-    p.connect(panic, 0, osc(x0 + 280, ey + 75, "/gesam/panic"), 0)
+    p.connect(panic, 0, out.osc(x0 + 280, ey + 75, "/gesam/panic"), 0)
     ping_b = p.obj(x0 + 380, ey + 35, _bng("gesam-ping", "ping"))
     p.connect(ping_b, 0, ping, 0)
 
-    # 6. feedback
-    fy = 700
+
+def _feedback(p: PdPatch, store_x: int, store_y: int) -> None:
+    """(6) Feedback from the engine: [netreceive] -> [oscparse] -> routes by address, whose outlets
+    feed the cursor (into the XY section's stores), the class, and the ready/error/pong indicators."""
+    fy = FEEDBACK_Y
     p.text(20, fy, f"(6) Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback "
                    f"127.0.0.1:{FEEDBACK_PORT}): the cursor moves the sliders, the class shows its name and "
                    "colour, ready flashes, errors and pong print to the Pd window.", 110)
@@ -206,6 +235,14 @@ def build_pd() -> str:
     p.connect(r_gesam, 0, r_top, 0)
     r_state = p.obj(20, fy + 175, "route xy class ready features")
     p.connect(r_top, 0, r_state, 0)
+    _feedback_cursor(p, r_state, store_x, store_y)
+    _feedback_class(p, r_state)
+    _feedback_status(p, r_top, r_state)
+
+
+def _feedback_cursor(p: PdPatch, r_state: int, store_x: int, store_y: int) -> None:
+    """state/xy (``r_state`` outlet 0) sets the sliders and the XY stores without sending, and shows x, y."""
+    fy = FEEDBACK_Y
     st_xy = p.obj(20, fy + 205, "unpack f f")
     p.connect(r_state, 0, st_xy, 0)
     for k, (name, x, store) in enumerate((("gesam-x", 20, store_x), ("gesam-y", 110, store_y))):
@@ -214,6 +251,11 @@ def build_pd() -> str:
         p.connect(st_xy, k, store, 1)  # quietly: feedback never echoes back to the engine
         show = p.floatatom(x, fy + 265, 6)
         p.connect(st_xy, k, show, 0)
+
+
+def _feedback_class(p: PdPatch, r_state: int) -> None:
+    """state/class (``r_state`` outlet 1): the name in a symbol box, the colour on a canvas."""
+    fy = FEEDBACK_Y
     cls_list = p.obj(220, fy + 205, "list")
     p.connect(r_state, 1, cls_list, 0)
     cls = p.obj(220, fy + 230, "unpack s s")
@@ -222,6 +264,12 @@ def build_pd() -> str:
     colour = p.msg(330, fy + 230, "; gesam-class-colour color $1")
     p.connect(cls, 1, colour, 0)
     p.obj(400, fy + 260, "cnv 15 120 30 empty gesam-class-colour colour 4 12 0 12 #e0e0e0 #404040 0")
+
+
+def _feedback_status(p: PdPatch, r_top: int, r_state: int) -> None:
+    """state/ready flashes a button; other state prints; an error shows and prints its reason; pong
+    and any other address print to the Pd window."""
+    fy = FEEDBACK_Y
     ready = p.obj(560, fy + 205, _bng("gesam-ready", "ready", 20))
     p.connect(r_state, 2, ready, 0)
     other = p.obj(650, fy + 205, "print gesam-state")
@@ -236,4 +284,16 @@ def build_pd() -> str:
     p.connect(r_top, 2, pong, 0)
     p.connect(pong, 0, p.obj(560, fy + 335, "print gesam"), 0)
     p.connect(r_top, 3, p.obj(720, fy + 310, "print gesam-feedback"), 0)
+
+
+def build_pd() -> str:
+    """The Pure Data twin (vanilla objects only), section by section in the order Pd numbers the objects."""
+    p = PdPatch()
+    out, load, ping = _header(p)
+    store_x, store_y = _xy(p, out)
+    _play(p, out, load)
+    _midi(p, out)
+    _pads(p, out)
+    _engine(p, out, ping)
+    _feedback(p, store_x, store_y)
     return p.text_file(1150, 1150)

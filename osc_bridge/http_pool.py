@@ -22,13 +22,17 @@ import io
 import json
 import logging
 import re
-import resource
 import selectors
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 log = logging.getLogger("gesam.web")
 
@@ -41,7 +45,10 @@ _ACCEPTS_PER_WAKE = 64
 
 def default_max_connections() -> int:
     """Open connections the web map allows: 512, or fewer when the file-descriptor limit is low
-    (half of what is left after 64 for the engine, OSC, MIDI and JACK)."""
+    (half of what is left after 64 for the engine, OSC, MIDI and JACK); 512 where there is no such limit
+    to read (Windows)."""
+    if resource is None:
+        return 512
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 512

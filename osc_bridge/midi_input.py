@@ -27,6 +27,7 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from gesam_engine.errors import ConfigError, GesamError
+from gesam_engine.latency_stats import LatencyStats
 from osc_bridge.commands import Command
 from osc_bridge.midi_mailbox import MidiMailbox
 from osc_bridge.midi_map import MidiMapper, MidiMapping
@@ -377,13 +378,9 @@ class MidiInput:
         return self._mailbox.dropped
 
     def stats(self) -> dict[str, Any]:
-        """Counters and the receipt-to-executed latency (ms: count, median, p99, max). ``arrived``
+        """Counters and the receipt-to-executed latency (ms: ``LatencyStats``, None until one). ``arrived``
         (from the backend) == ``received`` (taken by the worker) + ``coalesced`` + ``dropped`` + waiting."""
-        lat = sorted(self._latency)
-        figures: dict[str, float | int] = {"count": len(lat)}
-        if lat:
-            figures.update(median=1e3 * lat[len(lat) // 2], p99=1e3 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-                           max=1e3 * lat[-1])
+        figures = LatencyStats.of([1e3 * s for s in list(self._latency)]).to_dict()  # a snapshot: the worker appends
         return {"backend": self.backend, "ports": self.port_names, "running": self.running,
                 **self._mailbox.stats(),
                 "received": self.received, "commands": self.commands, "ignored": self.ignored,

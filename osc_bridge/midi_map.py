@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+import tomli_w
+
 from gesam_engine.atomic_io import atomic_write
 from gesam_engine.config import check, from_dict, read_toml, to_dict
 from gesam_engine.errors import ConfigError
@@ -98,16 +100,7 @@ class MidiMapping:
 
     def to_toml(self) -> str:
         """This mapping as a TOML document with one ``[midi]`` table (``load`` reads it back)."""
-        lines = ["[midi]"]
-        for key, value in self.to_dict().items():
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, str):
-                text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            else:
-                text = repr(value)
-            lines.append(f"{key} = {text}")
-        return "\n".join(lines) + "\n"
+        return tomli_w.dumps({"midi": self.to_dict()})
 
     def save(self, path: str | Path) -> Path:
         """Write ``to_toml()`` to ``path`` in one step (``atomic_write``: random temporary name, rename); the path."""

@@ -28,13 +28,14 @@ import heapq
 import itertools
 import logging
 import queue
-import select
+import selectors
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from gesam_engine.errors import GesamError
+from gesam_engine.latency_stats import LatencyStats
 from osc_bridge.addresses import DEFAULT_HOST, DEFAULT_PORT
 from osc_bridge.commands import Command, Move, Render
 from osc_bridge.osc_parse import DEFAULT_PADS, Incoming, OscError, decode_datagram, parse
@@ -161,8 +162,7 @@ class OscServer:
             out: dict[str, Any] = dict(self._counts)
         with self._heap_cond:
             out["pending_scheduled"] = len(self._heap)
-        lat = sorted(self._latencies)
-        out["latency_ms"] = {"count": len(lat), "median": _quantile(lat, 0.5), "p99": _quantile(lat, 0.99)}
+        out["latency_ms"] = LatencyStats.of(list(self._latencies)).to_dict()
         out["kernel_drops"] = kernel_drops(self._sock)
         return out
 
@@ -184,27 +184,31 @@ class OscServer:
         executor is not woken per datagram, so a flood costs one hand-over per batch, not per packet."""
         sock, clock = self._sock, time.perf_counter
         assert sock is not None
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        while self._running:
-            try:
-                if not poller.poll(100):
-                    continue
-            except OSError:
-                continue
-            batch: list[tuple[bytes, Any, float]] = []  # (datagram, sender address, arrival time)
-            while len(batch) < _MAX_BATCH:
+        with selectors.DefaultSelector() as selector:  # epoll/kqueue/select: whatever the platform has
+            selector.register(sock, selectors.EVENT_READ)
+            while self._running:
                 try:
-                    data, sender = sock.recvfrom(65536)
-                except BlockingIOError:
-                    break
-                except OSError as exc:  # ICMP errors from an earlier reply, or the socket closed on stop
-                    log.debug("OSC receive: %s", exc)
-                    break
-                batch.append((data, sender, clock()))
-            if batch:
-                self._count("queued", len(batch))
-                self._queue.put(("datagrams", batch))
+                    if not selector.select(0.1):
+                        continue
+                except OSError:
+                    continue
+                self._take_batch(sock, clock)
+
+    def _take_batch(self, sock: socket.socket, clock: Callable[[], float]) -> None:
+        """Every datagram waiting (up to ``_MAX_BATCH``), queued as one batch for the executor."""
+        batch: list[tuple[bytes, Any, float]] = []  # (datagram, sender address, arrival time)
+        while len(batch) < _MAX_BATCH:
+            try:
+                data, sender = sock.recvfrom(65536)
+            except BlockingIOError:
+                break
+            except OSError as exc:  # ICMP errors from an earlier reply, or the socket closed on stop
+                log.debug("OSC receive: %s", exc)
+                break
+            batch.append((data, sender, clock()))
+        if batch:
+            self._count("queued", len(batch))
+            self._queue.put(("datagrams", batch))
 
     def _exec_loop(self) -> None:
         self._exec_ident = threading.get_ident()
@@ -416,8 +420,3 @@ def _superseded_moves(parsed: list[Any]) -> list[bool]:
         next_is_move = is_move
     return out
 
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[min(int(q * len(values)), len(values) - 1)]

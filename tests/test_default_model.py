@@ -51,7 +51,7 @@ def _deepest_cell(ids: np.ndarray, k: int, grid: int) -> int:
 
 
 def test_each_class_region_sounds_like_its_class(model: GesamModel) -> None:
-    from gesam_engine.maps.bake import weights_id
+    from gesam_engine.maps.map_bake import weights_id
 
     maps = read_maps_file(DEFAULT / "map" / "maps", weights_id(model, sound_only=False))  # not stale
     assert maps.class_source == "classifier"

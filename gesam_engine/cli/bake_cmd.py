@@ -23,9 +23,9 @@ def add_bake_parser(p: argparse.ArgumentParser) -> None:
 
 def run_bake(args: argparse.Namespace) -> int:
     """Bake (or finish baking) the grid and print the throughput and where it went."""
-    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.gesam_model import GesamModel, resolve_device
-    from gesam_engine.maps.bake import bake_grid
+    from gesam_engine.maps.map_bake import bake_grid
+    from gesam_engine.model_paths import find_model
 
     model_dir = find_model(args.model)
     model = GesamModel.load(model_dir, resolve_device(args.device))

@@ -90,7 +90,7 @@ def report_underruns(engine: Any, printer: Printer, stop: threading.Event, every
 
 def history_path() -> Path:
     """Where the console keeps its history: ``<gesam cache dir>/console_history``."""
-    from gesam_engine.training import default_cache_dir
+    from gesam_engine.model_paths import default_cache_dir
 
     return default_cache_dir() / HISTORY_FILE
 

@@ -37,9 +37,8 @@ def write_evaluation(model_dir: Path, evaluation: dict[str, Any]) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate, print the table and a line on whether the transformer is best, as in the paper."""
-    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.gesam_model import GesamModel, resolve_device
-    from gesam_engine.training import default_cache_dir
+    from gesam_engine.model_paths import default_cache_dir, find_model
     from gesam_engine.training.evaluate import evaluate_model, format_summary, format_table
 
     model_dir = find_model(args.model)

@@ -50,8 +50,8 @@ def _run_new(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.errors import GesamError
+    from gesam_engine.model_paths import find_model
     from gesam_engine.runtime.kits import SFZ_NAME, default_kit, export_sfz, load_kit
 
     if (args.sfz / SFZ_NAME).exists() and not args.force:

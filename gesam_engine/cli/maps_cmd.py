@@ -31,11 +31,11 @@ def add_maps_parser(p: argparse.ArgumentParser) -> None:
 
 def run_maps(args: argparse.Namespace) -> int:
     """Bake when needed, compute every view, write the pictures and print where they went."""
-    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
-    from gesam_engine.maps.bake import INDEX, bake_grid, read_index
     from gesam_engine.maps.make_maps import make_maps, summary
+    from gesam_engine.maps.map_bake import INDEX, bake_grid, read_index
+    from gesam_engine.model_paths import find_model
 
     model_dir = find_model(args.model)
     model = GesamModel.load(model_dir, resolve_device(args.device))

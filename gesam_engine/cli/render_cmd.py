@@ -22,9 +22,9 @@ def run_render(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from gesam_engine.atomic_io import atomic_write_with
-    from gesam_engine.cli.serve_cmd import find_model
     from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
+    from gesam_engine.model_paths import find_model
 
     if args.output.exists() and not args.force:
         raise GesamError(f"{args.output} already exists; pass --force to overwrite it")

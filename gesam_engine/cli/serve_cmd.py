@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from osc_bridge.web_map import WebMap
 
 from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
-from gesam_engine.model_paths import MODEL_HELP, find_model
+from gesam_engine.model_paths import MODEL_HELP, default_cache_dir, find_model
 
-__all__ = ["add_serve_parser", "run_serve", "find_model", "make_osc_server", "make_web_map"]
+__all__ = ["add_serve_parser", "run_serve", "make_osc_server", "make_web_map"]
 
 
 def add_serve_parser(p: argparse.ArgumentParser) -> None:
@@ -172,7 +172,6 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
     from gesam_engine.gesam_model import GesamModel, resolve_device
     from gesam_engine.runtime.engine import Engine
     from gesam_engine.runtime.engine_config import load_serve_config
-    from gesam_engine.training import default_cache_dir
     from osc_bridge.controller import Controller
 
     if args.output is not None and args.output.exists() and not args.force:

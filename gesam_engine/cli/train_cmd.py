@@ -87,7 +87,8 @@ def run_train(args: argparse.Namespace) -> int:
     The output folder is checked before any work (train_model): see ``checkpoint.check_output``.
     A stop by signal prints where the checkpoint is and exits 130."""
     from gesam_engine.data import format_skip_report
-    from gesam_engine.training import default_cache_dir, load_settings, train_model
+    from gesam_engine.model_paths import default_cache_dir
+    from gesam_engine.training import load_settings, train_model
     from gesam_engine.training.resume import StopRequest, TrainingStopped
 
     settings = load_settings(args.config, _overrides(args))

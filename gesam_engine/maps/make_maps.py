@@ -17,7 +17,7 @@ import torch
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps import render
-from gesam_engine.maps.bake import load_bake, weights_id
+from gesam_engine.maps.map_bake import load_bake, weights_id
 from gesam_engine.maps.class_map import hex_to_rgb, knn_class_mix, rgb_to_hex
 from gesam_engine.maps.features import FEATURES, TITLES, UNITS, audio_features, clip_range, feature_matrix, normalise
 from gesam_engine.maps.maps_file import MapsFile, View, write_maps_file

@@ -98,9 +98,7 @@ def load_effect_specs(data: list[dict[str, Any]] | None) -> tuple[EffectSpec, ..
         check(isinstance(raw.get("type"), str),
               f"{section} needs type = \"...\"; valid types are {', '.join(EFFECT_TYPES)}")
         raw.setdefault("name", f"{raw['type'].lower()}_{i}")
-        params = raw.pop("params", {})  # values may be float, bool or str: checked by EffectSpec
-        check(isinstance(params, Mapping), f"{section}.params must be a table, got {params!r}")
-        spec = dataclasses.replace(from_dict(EffectSpec, raw, section), params=dict(params))
+        spec = from_dict(EffectSpec, raw, section)  # params: each value a float, bool or str, as TOML has it
         check(all(s.name != spec.name for s in specs),
               f"{section}: duplicate effect name {spec.name!r}; give each effect a unique name")
         specs.append(spec)

@@ -15,7 +15,6 @@ import dataclasses
 import gc
 import itertools
 import math
-import resource
 import sys
 import threading
 import time
@@ -27,17 +26,19 @@ import numpy as np
 from gesam_engine.coordinates import CoordinateError
 from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.maps.bake import weights_id
+from gesam_engine.latency_stats import LatencyStats
+from gesam_engine.maps.map_bake import weights_id
 from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
+from gesam_engine.peak_memory import peak_rss_mb
 from gesam_engine.runtime.audio_process import AudioOutput
-from gesam_engine.runtime.bake import load_or_make_bake
-from gesam_engine.runtime.baked_grid import BakedGrid
+from gesam_engine.runtime.builtin_bake import load_or_make_bake
+from gesam_engine.runtime.shipped_bake import BakedGrid
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput
 from gesam_engine.runtime.generator import Generator
 from gesam_engine.runtime.kits import Kit
-from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
+from gesam_engine.runtime.metrics import trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
 from gesam_engine.runtime.renderer import Renderer, SetGain, TriggerRecord
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
@@ -420,7 +421,7 @@ class Engine:
             "voices_active": self.voices.active(),
             "render": self.renderer.counters(),
             "limiter": self.renderer.limiter.stats(),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_mb": peak_rss_mb(),  # the peak so far; None where the platform cannot tell
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
             "render_margin_ms": 1000.0 * self.renderer.margin_s,
         }

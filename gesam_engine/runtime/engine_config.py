@@ -44,11 +44,14 @@ class OutputConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CacheConfig:
-    """Ready-sound memory and the built-in bake (a grid made at start when the model ships none)."""
+    """Ready-sound memory and the built-in bake (a grid made at start when the model ships none).
+
+    Where the built-in bake is kept is ``gesam serve --cache DIR`` (default: the gesam cache
+    directory, $GESAM_CACHE or $XDG_CACHE_HOME/gesam), not a key here.
+    """
 
     max_mb: float = 256.0
     bake_grid: int = 8
-    directory: str = ""  # "" = the gesam cache directory ($GESAM_CACHE or ~/.cache/gesam)
 
     def __post_init__(self) -> None:
         check(8 <= self.max_mb <= 65536, f"cache.max_mb must be in 8..65536, got {self.max_mb}")
@@ -73,7 +76,7 @@ class EngineSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ServeConfig:
-    """The resolved engine configuration (written beside bounces and reported by metrics)."""
+    """The resolved engine configuration: the TOML file (or the defaults) with the command line's overrides."""
 
     output: OutputConfig = OutputConfig()
     voices: VoiceConfig = VoiceConfig()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
+import tomli_w
 
 from gesam_engine.atomic_io import atomic_write, atomic_write_with
 from gesam_engine.config import read_toml
@@ -43,28 +44,6 @@ def slug(text: str, fallback: str = "kit") -> str:
     return s or fallback
 
 
-def _toml_str(text: str) -> str:
-    """A TOML basic string (quotes, backslashes and control characters escaped)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_float(value: float) -> str:
-    text = repr(float(value))
-    return text if any(c in text for c in ".en") else text + ".0"
-
-
 @dataclasses.dataclass(frozen=True)
 class Kit:
     """A name and the pads (``Pad``s, pad n plays on MIDI note first_pad_note + n)."""
@@ -83,26 +62,24 @@ class Kit:
                 raise ConfigError(f"kit pad {i} must be a Pad, got {type(pad).__name__}")
 
     def to_toml(self) -> str:
-        """The kit as TOML text that ``load_kit`` reads back to an equal Kit."""
-        lines = [
-            f"# gesam kit: {len(self.pads)} pads on the map; pad n plays on MIDI note 36 + n by default.",
-            "# x, y: map point in [0, 1] (x to the right, y up); pitch: semitones -48..48;",
-            "# gain: linear 0..4; choke: group 0..63, -1 = none (pads of one group cut each other off).",
-            "# A pad or key left out takes its default.",
-            f"name = {_toml_str(self.name)}",
+        """The kit as TOML text that ``load_kit`` reads back to an equal Kit.
+
+        The values are written by tomli-w; the comments (which it cannot write) and each
+        ``[[pads]]`` header are added around them, so every pad is a table of its own with its
+        number beside it, however long its name.
+        """
+        parts = [
+            f"# gesam kit: {len(self.pads)} pads on the map; pad n plays on MIDI note 36 + n by default.\n"
+            "# x, y: map point in [0, 1] (x to the right, y up); pitch: semitones -48..48;\n"
+            "# gain: linear 0..4; choke: group 0..63, -1 = none (pads of one group cut each other off).\n"
+            "# A pad or key left out takes its default.\n",
+            tomli_w.dumps({"name": self.name}),
         ]
         for i, p in enumerate(self.pads):
-            lines += [
-                "",
-                f"[[pads]]  # pad {i}",
-                f"x = {_toml_float(p.x)}",
-                f"y = {_toml_float(p.y)}",
-                f"name = {_toml_str(p.name)}",
-                f"pitch = {_toml_float(p.pitch)}",
-                f"gain = {_toml_float(p.gain)}",
-                f"choke = {int(p.choke)}",
-            ]
-        return "\n".join(lines) + "\n"
+            table = {"x": float(p.x), "y": float(p.y), "name": p.name, "pitch": float(p.pitch),
+                     "gain": float(p.gain), "choke": int(p.choke)}
+            parts += [f"\n[[pads]]  # pad {i}\n", tomli_w.dumps(table)]
+        return "".join(parts)
 
     def save(self, path: str | Path) -> Path:
         """Write the kit's TOML to ``path`` atomically (temporary file in the same folder, renamed)."""

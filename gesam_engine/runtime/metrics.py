@@ -5,42 +5,17 @@ to the start of the audio callback that copied the sound's first sample into ``o
 The renderer says which block the first sample is in (``TriggerRecord.block_index``); the
 block's ring frame follows from ``Renderer.ring_origin``; the callback log says which
 callback took that ring frame and when it ran. The design budget is one block plus 1 ms.
+The figures are summarised by ``gesam_engine.latency_stats.LatencyStats``, as OSC's and MIDI's are.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from gesam_engine.runtime.callback import CallbackLog
 from gesam_engine.runtime.renderer import TriggerRecord
-
-
-@dataclasses.dataclass(frozen=True)
-class LatencyStats:
-    """Count, median, 99th percentile and maximum of latencies in ms (NaN when there are none;
-    ``to_dict`` turns those into None, so the JSON has ``null``, never the invalid ``NaN``)."""
-
-    count: int
-    median: float
-    p99: float
-    max: float
-
-    @classmethod
-    def of(cls, values_ms: Iterable[float]) -> LatencyStats:
-        """Summarise latencies in ms (any thread)."""
-        v = np.asarray(list(values_ms), dtype=np.float64)
-        if v.size == 0:
-            return cls(0, float("nan"), float("nan"), float("nan"))
-        return cls(int(v.size), float(np.median(v)), float(np.percentile(v, 99)), float(v.max()))
-
-    def to_dict(self) -> dict[str, float | int | None]:
-        """``{"count", "median", "p99", "max"}``, JSON-ready: a figure with no data is None."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in dataclasses.asdict(self).items()}
 
 
 class TriggerLatency(NamedTuple):

@@ -34,14 +34,6 @@ from gesam_engine.training.vae_trainer import encode_all, train_vae
 UNLABELLED_COLOR = "#9e9e9e"
 
 
-def default_cache_dir() -> Path:
-    """``$GESAM_CACHE`` or ``$XDG_CACHE_HOME/gesam`` (``~/.cache/gesam``): decoded features live here."""
-    if os.environ.get("GESAM_CACHE"):
-        return Path(os.environ["GESAM_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gesam"
-
-
 def _classes(corpus: Corpus, settings: TrainSettings) -> list[dict[str, str]]:
     colors = settings.labels.colors
     return [{"name": n, "color": colors.get(n, UNLABELLED_COLOR)} for n in corpus.class_names]

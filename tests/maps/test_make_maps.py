@@ -76,7 +76,7 @@ def test_class_map_follows_the_training_labels(maps_dir: Path) -> None:
 
 
 def test_maps_are_refused_for_other_weights(model: GesamModel, maps_dir: Path) -> None:
-    from gesam_engine.maps.bake import weights_id
+    from gesam_engine.maps.map_bake import weights_id
 
     assert read_maps_file(maps_dir, weights_id(model, sound_only=False)).grid == GRID
     with pytest.raises(CheckpointError, match="stale"):

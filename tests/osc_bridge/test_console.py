@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 from gesam_engine.errors import ConfigError
-from gesam_engine.runtime.metrics import LatencyStats
+from gesam_engine.latency_stats import LatencyStats
 from gesam_engine.runtime.engine import Engine
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError

@@ -85,7 +85,7 @@ def write_test_maps(directory: Path, weights: dict[str, str], grid: int = GRID, 
 
 def make_maps_engine(directory: Path) -> Any:
     """A started Engine (tiny model, 3x3 bake, WAV output) whose maps folder is ``directory/maps``."""
-    from gesam_engine.maps.bake import weights_id
+    from gesam_engine.maps.map_bake import weights_id
     from gesam_engine.runtime.engine import Engine
     from gesam_engine.runtime.engine_config import serve_config_from_dict
     from tests.tiny import tiny_model
@@ -492,7 +492,7 @@ def _serve(model_dir: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
 @pytest.mark.e2e
 def test_gesam_serve_web_serves_the_maps_and_plays(tmp_path: Path) -> None:
     from gesam_engine.gesam_model import GesamModel
-    from gesam_engine.maps.bake import weights_id
+    from gesam_engine.maps.map_bake import weights_id
     from tests.tiny import tiny_model
 
     model_dir = tmp_path / "model"

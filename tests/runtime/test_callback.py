@@ -4,8 +4,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from gesam_engine.latency_stats import LatencyStats
 from gesam_engine.runtime.callback import AudioCallback
-from gesam_engine.runtime.metrics import LatencyStats, trigger_latencies
+from gesam_engine.runtime.metrics import trigger_latencies
 from gesam_engine.runtime.renderer import Renderer, TriggerRecord
 from gesam_engine.runtime.ring_buffer import AudioRing
 from gesam_engine.runtime.voices import PlaySound, VoiceConfig, VoicePool

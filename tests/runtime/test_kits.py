@@ -39,6 +39,14 @@ def test_toml_round_trip_is_exact(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
+def test_long_and_odd_names_round_trip_as_one_table_per_pad(tmp_path: Path) -> None:
+    long = "a very long pad name, " * 10 + "with \"quotes\", a tab\t, a DEL \x7f and \u00fc"
+    kit = Kit(long, (dataclasses.replace(default_pads(16)[0], name=long), *default_pads(16)[1:]))
+    text = kit.to_toml()
+    assert text.startswith("# gesam kit: 16 pads on the map") and text.count("\n[[pads]]  # pad ") == 16
+    assert load_kit(kit.save(tmp_path / "long.toml")) == kit
+
+
 def test_default_kit_is_the_engines_default_layout() -> None:
     kit = default_kit()
     assert len(kit.pads) == 16 and kit.name == "default"

@@ -9,7 +9,7 @@ import pytest
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps import load_bake
 from gesam_engine.maps.grid import grid_points
-from gesam_engine.runtime.bake import bake_key, load_or_make_bake
+from gesam_engine.runtime.builtin_bake import bake_key, load_or_make_bake
 from gesam_engine.runtime.resample import to_rate
 from tests.tiny import tiny_model
 

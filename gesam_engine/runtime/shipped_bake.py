@@ -1,4 +1,5 @@
-"""A shipped grid bake (``gesam bake``) as a source of ready sounds, read lazily from its memmap.
+"""The model's shipped map bake (``<model>/map/bake`` from ``gesam bake``) as a source of ready sounds,
+read lazily from its memmap.
 
 A 200 x 200 bake is gigabytes of audio, so nothing is loaded up front: when the cursor enters
 a grid cell whose sound is not cached yet, that one sound is read, converted to float32 at the
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.maps.bake import load_bake
+from gesam_engine.maps.map_bake import load_bake
 from gesam_engine.maps.grid import grid_cell
 from gesam_engine.runtime.resample import to_rate
 from gesam_engine.runtime.sound_cache import SoundCache

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import gesam_engine.maps.bake as bake_mod
+import gesam_engine.maps.map_bake as bake_mod
 from gesam_engine.errors import CheckpointError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps import BakeIndex, bake_grid, load_bake

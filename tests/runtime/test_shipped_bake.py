@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.maps.bake import bake_grid
+from gesam_engine.maps.map_bake import bake_grid
 from gesam_engine.runtime.engine import Engine
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.resample import to_rate

@@ -1,6 +1,6 @@
 """The engine's built-in bake: a small grid of ready sounds made at start, so no trigger is silent.
 
-It is an ordinary ``gesam bake`` (maps/bake.py: batched with the KV cache, float16, resumable),
+It is an ordinary ``gesam bake`` (maps/map_bake.py: batched with the KV cache, float16, resumable),
 kept under ``<cache>/bakes/<key>/`` where the key names the weights, grid, Griffin-Lim
 iterations and codec, so the second start loads it instead of generating. A damaged one is
 made again. The engine gets it as float32 at its output rate.
@@ -17,7 +17,7 @@ import numpy as np
 
 from gesam_engine.errors import CheckpointError
 from gesam_engine.gesam_model import GesamModel
-from gesam_engine.maps.bake import bake_grid, load_bake, weights_id
+from gesam_engine.maps.map_bake import bake_grid, load_bake, weights_id
 from gesam_engine.runtime.resample import to_rate
 
 
