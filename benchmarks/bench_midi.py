@@ -55,7 +55,7 @@ def run_period(period: int, n: int, mean_gap_ms: float, seed: int) -> dict[str, 
     """One JACK server with this period; ``n`` messages through MidiInput; the figures."""
     import mido
 
-    from osc_bridge.midi_input import BACKENDS, MidiInput
+    from osc_bridge.midi.input import BACKENDS, MidiInput
 
     server = JackServer(period=period)
     server.start()
@@ -96,7 +96,7 @@ def run_period(period: int, n: int, mean_gap_ms: float, seed: int) -> dict[str, 
 
 def _send_to_done(messages: list[Any], sent: list[float], done: list[tuple[float, Any]]) -> list[float]:
     """Seconds from each send to its command's execution, pairing in order and skipping lost messages."""
-    from osc_bridge.midi_map import MidiMapper
+    from osc_bridge.midi.map import MidiMapper
 
     mapper = MidiMapper()
     expected = [(t, mapper.map(m)[0]) for m, t in zip(messages, sent)]
@@ -113,7 +113,7 @@ def _send_to_done(messages: list[Any], sent: list[float], done: list[tuple[float
 
 def bench_mapper(n: int) -> dict[str, float]:
     """MidiMapper.map alone, microseconds per message."""
-    from osc_bridge.midi_map import MidiMapper
+    from osc_bridge.midi.map import MidiMapper
 
     mapper, messages = MidiMapper(), _messages(n)
     best = float("inf")

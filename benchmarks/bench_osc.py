@@ -179,7 +179,7 @@ def main() -> int:
     from gesam_engine.runtime.engine import Engine
     from gesam_engine.runtime.engine_config import serve_config_from_dict
     from osc_bridge.controller import Controller
-    from osc_bridge.osc_server import OscServer
+    from osc_bridge.osc.server import OscServer
 
     model, label = _model(args.model)
     cache = Path(os.environ.get("GESAM_CACHE", Path.home() / ".cache/gesam"))

@@ -1,7 +1,7 @@
 """Typed commands: the one vocabulary every control surface turns its input into.
 
-The console (``osc_bridge.console``), OSC and the web map (``osc_bridge.osc_parse``) and MIDI
-(``osc_bridge.midi_map``) parse into these; ``osc_bridge.controller.Controller`` carries them
+The console (``osc_bridge.console``), OSC and the web map (``osc_bridge.osc.parse``) and MIDI
+(``osc_bridge.midi.map``) parse into these; ``osc_bridge.controller.Controller`` carries them
 out on the engine through one dispatch table. Pure data: numbers are finite when a command
 exists; ranges are checked by the parser where it can (OSC clamps velocities, refuses pads
 beyond the engine's count) and always by the engine.

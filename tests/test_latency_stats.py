@@ -30,8 +30,8 @@ def test_no_samples_are_none_in_json() -> None:
 
 def test_osc_and_midi_report_the_same_figures_as_the_engine() -> None:
     """The OSC server and the MIDI input summarise their latencies with the same LatencyStats."""
-    from osc_bridge.midi_input import MidiInput
-    from osc_bridge.osc_server import OscServer
+    from osc_bridge.midi.input import MidiInput
+    from osc_bridge.osc.server import OscServer
 
     samples = [0.5, 0.25, 2.0, 1.0, 0.75, 40.0]
     expected = LatencyStats.of(samples).to_dict()

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from gesam_engine import peak_memory
-from osc_bridge import http_pool
+from osc_bridge.webmap import http_pool
 
 
 def _fake_resource(maxrss: int) -> types.SimpleNamespace:

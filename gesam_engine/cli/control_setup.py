@@ -40,8 +40,8 @@ def start_midi(args: argparse.Namespace, execute: Callable[[Any], Any], say: Cal
     """Open MIDI when asked; a missing MIDI system is one printed line and the engine plays on."""
     if not (args.midi or args.midi_connect):
         return None
-    from osc_bridge.midi_input import MidiInput, MidiUnavailable
-    from osc_bridge.midi_map import MidiMapping
+    from osc_bridge.midi.input import MidiInput, MidiUnavailable
+    from osc_bridge.midi.map import MidiMapping
 
     mapping = MidiMapping.load(args.midi_map) if args.midi_map is not None and args.midi_map.exists() else MidiMapping()
 

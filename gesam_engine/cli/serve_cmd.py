@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from gesam_engine.runtime.engine import Engine
     from osc_bridge.controller import Controller
     from osc_bridge.engine_like import EngineLike
-    from osc_bridge.osc_server import OscServer
-    from osc_bridge.web_map import WebMap
+    from osc_bridge.osc.server import OscServer
+    from osc_bridge.webmap.server import WebMap
 
 from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
 from gesam_engine.model_paths import MODEL_HELP, default_cache_dir, find_model
@@ -87,7 +87,7 @@ def make_osc_server(args: argparse.Namespace, engine: EngineLike,
         return None
     from gesam_engine.errors import GesamError
     from osc_bridge.controller import Controller
-    from osc_bridge.osc_server import OscServer
+    from osc_bridge.osc.server import OscServer
 
     if not 0 <= args.osc_port < 65536:
         raise GesamError(f"--osc-port must be in 0..65535, got {args.osc_port}")
@@ -104,7 +104,7 @@ def make_web_map(args: argparse.Namespace, controller: Controller) -> WebMap | N
     if not args.web:
         return None
     from gesam_engine.errors import GesamError
-    from osc_bridge.web_map import WebMap
+    from osc_bridge.webmap.server import WebMap
 
     if not 0 <= args.web_port < 65536:
         raise GesamError(f"--web-port must be in 0..65535, got {args.web_port}")
@@ -223,7 +223,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
         say(f"listening for OSC on udp://{host}:{port}" + ("" if host in ("127.0.0.1", "::1") else
             "  (reachable from the network: anyone who can reach it can play and write renders)"))
     if web is not None:
-        from osc_bridge.web_map import is_loopback
+        from osc_bridge.webmap.app import is_loopback
 
         say(f"web map on {web.start().url}" + ("" if is_loopback(web.address[0]) else
             "  (reachable from the network: anyone who can reach it can play and write renders)"))

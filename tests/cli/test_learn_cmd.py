@@ -4,7 +4,7 @@ import socket
 
 from gesam_engine.cli.main import main
 from osc_bridge.controller import Controller
-from osc_bridge.osc_server import OscServer
+from osc_bridge.osc.server import OscServer
 
 
 def _server(on_learn) -> OscServer:

@@ -20,7 +20,7 @@ from osc_bridge.console import (
     COMMANDS, HELP, MAX_SLEEP_S, ConsoleError, Help, Quit, Wait, parse_line, run_line, to_json,
 )
 from osc_bridge.controller import Controller
-from osc_bridge.osc_parse import parse
+from osc_bridge.osc.parse import parse
 from tests.tiny import tiny_model
 from tests.waiting import wait_for
 

@@ -16,8 +16,8 @@ import pytest
 from gesam_engine.cli.main import main
 from gesam_engine.data.synth import write_synth_kit
 from osc_bridge.controller import Controller
-from osc_bridge.osc_server import OscServer
-from osc_bridge.web_map import WebMap
+from osc_bridge.osc.server import OscServer
+from osc_bridge.webmap.server import WebMap
 from tests.osc_bridge import Client, make_engine
 
 pytestmark = pytest.mark.reliability

@@ -25,7 +25,7 @@ from gesam_engine.runtime import engine_config
 from gesam_engine.runtime.kits import kit_from_dict
 from gesam_engine.runtime.limiter import LimiterConfig
 from gesam_engine.training.settings import TrainConfig
-from osc_bridge.midi_map import MidiMapping
+from osc_bridge.midi.map import MidiMapping
 from tests.tiny import tiny_model
 
 pytestmark = pytest.mark.reliability

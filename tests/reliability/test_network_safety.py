@@ -22,9 +22,9 @@ from pythonosc.osc_message import OscMessage
 
 from osc_bridge.commands import Move, Ping
 from osc_bridge.controller import Controller
-from osc_bridge.osc_server import OscServer, OscServerError
-from osc_bridge.reply_policy import ERROR_BURST, error_limit
-from osc_bridge.web_map import WebMap
+from osc_bridge.osc.server import OscServer, OscServerError
+from osc_bridge.osc.reply_policy import ERROR_BURST, error_limit
+from osc_bridge.webmap.server import WebMap
 from tests.osc_bridge import Client, make_engine, message
 from tests.waiting import wait_for, wait_until
 
@@ -345,7 +345,7 @@ def test_past_the_connection_cap_a_client_gets_a_quick_503_and_the_page_comes_ba
 SERVE_WITH_FEW_FDS = """
 import resource, sys, threading, types
 resource.setrlimit(resource.RLIMIT_NOFILE, (96, 96))
-from osc_bridge.web_map import WebMap
+from osc_bridge.webmap.server import WebMap
 web = WebMap(types.SimpleNamespace(engine=None), port=0, max_connections=1000, head_timeout_s=2.0).start()
 print(web.address[1], flush=True)
 said = threading.Event()
@@ -393,7 +393,7 @@ def test_out_of_file_descriptors_the_accept_loop_rests_instead_of_spinning() -> 
 # ---- the policy's parts -----------------------------------------------------------------------------------
 def test_every_address_gesam_sends_is_a_reply_address_it_never_answers() -> None:
     from osc_bridge.addresses import INCOMING, OUTGOING
-    from osc_bridge.reply_policy import is_reply_address
+    from osc_bridge.osc.reply_policy import is_reply_address
 
     assert all(is_reply_address(a.replace("<n>", "3")) for a in OUTGOING)
     assert is_reply_address("/gesam/state/kit")
@@ -401,7 +401,7 @@ def test_every_address_gesam_sends_is_a_reply_address_it_never_answers() -> None
 
 
 def test_token_buckets_per_destination_and_in_total() -> None:
-    from osc_bridge.reply_policy import TokenBuckets
+    from osc_bridge.osc.reply_policy import TokenBuckets
 
     now = [0.0]
     buckets = TokenBuckets(20, 40, total_rate=100, total_burst=60, max_keys=2, clock=lambda: now[0])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from osc_bridge.controller import Controller
-from osc_bridge.osc_server import OscServer
+from osc_bridge.osc.server import OscServer
 from tests.osc_bridge import Client, make_engine, message
 from tests.waiting import wait_for
 

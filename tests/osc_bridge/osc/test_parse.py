@@ -18,7 +18,7 @@ from osc_bridge.addresses import INCOMING
 from osc_bridge.commands import (
     FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render, Trigger,
 )
-from osc_bridge.osc_parse import EXPECTS, Incoming, OscError, decode_datagram, parse
+from osc_bridge.osc.parse import EXPECTS, Incoming, OscError, decode_datagram, parse
 from tests.osc_bridge import message
 
 NAN, INF = float("nan"), float("inf")
@@ -312,11 +312,17 @@ def test_the_osc_bridge_imports_neither_torch_nor_the_runtime() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, osc_bridge.osc_parse, osc_bridge.osc_server, osc_bridge.controller, osc_bridge.console, "
-            "osc_bridge.engine_like, osc_bridge.midi_input; "
+    # every module of the package (subpackages too), found by walking it: a new module is covered without a word here
+    code = ("import importlib, pkgutil, sys, osc_bridge; "
+            "names = [m.name for m in pkgutil.walk_packages(osc_bridge.__path__, 'osc_bridge.')]; "
+            "[importlib.import_module(n) for n in names]; print(' '.join(names), file=sys.stderr); "
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('gesam_engine.runtime')]; print(bad)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+    imported = set(run.stderr.split())
+    assert {"osc_bridge.console", "osc_bridge.controller", "osc_bridge.engine_like", "osc_bridge.osc.parse",
+            "osc_bridge.osc.scheduler", "osc_bridge.osc.server", "osc_bridge.midi.input", "osc_bridge.midi.map",
+            "osc_bridge.midi.mailbox", "osc_bridge.webmap.app", "osc_bridge.webmap.server"} <= imported, imported
 
 
 @pytest.mark.reliability

@@ -21,8 +21,8 @@ from pythonosc.udp_client import SimpleUDPClient
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import Gain, Move, Ping, Trigger
 from osc_bridge.controller import Controller
-from osc_bridge.osc_parse import decode_datagram
-from osc_bridge.osc_server import OscServer, OscServerError
+from osc_bridge.osc.parse import decode_datagram
+from osc_bridge.osc.server import OscServer, OscServerError
 from tests.osc_bridge import Client, make_engine, message
 from tests.waiting import wait_for
 

@@ -1,9 +1,9 @@
 """MIDI messages to typed commands: the mapping (a ``[midi]`` TOML table) and the pure mapper.
 
 No I/O and no ports here: ``MidiMapper.map(msg)`` takes a mido ``Message`` (anything with
-``type``/``channel``/... attributes) and returns the commands it means. ``midi_input`` wires it
-to a real port. Defaults follow the design page: X/Y on CC 16/17 with 14-bit pairs 16/48 and
-17/49, pads on notes 36-51, pitch bend +-2 semitones, program change loads kits.
+``type``/``channel``/... attributes) and returns the commands it means. ``osc_bridge.midi.input``
+wires it to a real port. Defaults follow the design page: X/Y on CC 16/17 with 14-bit pairs
+16/48 and 17/49, pads on notes 36-51, pitch bend +-2 semitones, program change loads kits.
 """
 
 from __future__ import annotations

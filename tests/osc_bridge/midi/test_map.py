@@ -9,7 +9,7 @@ import pytest
 
 from gesam_engine.errors import ConfigError
 from osc_bridge.commands import Move, Note, PitchBend, ProgramChange
-from osc_bridge.midi_map import MidiMapper, MidiMapping
+from osc_bridge.midi.map import MidiMapper, MidiMapping
 
 
 def cc(control: int, value: int, channel: int = 0) -> mido.Message:

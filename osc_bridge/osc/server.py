@@ -1,19 +1,20 @@
-"""The OSC transport: a UDP socket, the threads around it and the replies. No parsing here.
+"""The OSC transport: a UDP socket, the threads around it and the replies. What runs when (time
+tags, coalesced moves, the render queue) is decided by ``osc_bridge.osc.scheduler``, without sockets.
 
 Threads (all daemons, all started by ``start()`` and joined by ``stop()``):
 
 - ``gesam-osc-recv`` only receives: it stamps each datagram with its arrival time and queues it.
-- ``gesam-osc-exec`` decodes and parses (``osc_bridge.osc_parse``), runs commands on the
-  ``Controller`` in arrival order and sends the replies. It takes everything queued at once, so
-  a burst of ``/gesam/xy`` collapses to its newest point (nothing else is ever dropped, and
-  moves keep their order relative to triggers and everything else).
-- ``gesam-osc-sched`` holds bundles whose time tag is in the future and queues them when due
-  (never early).
+- ``gesam-osc-exec`` decodes and parses (``osc_bridge.osc.parse``), hands what is for later to
+  the scheduler, runs the rest on the ``Controller`` in arrival order (``scheduler.plan``) and
+  sends the replies. It takes everything queued at once, so a burst of ``/gesam/xy`` collapses
+  to its newest point (nothing else is ever dropped, and moves keep their order relative to
+  triggers and everything else).
+- ``gesam-osc-sched`` waits for the scheduler's next time tag and queues what is due (never early).
 - ``gesam-osc-render`` writes ``/gesam/render`` files, so a render never holds up a trigger.
 
 Every refused message and every malformed datagram is counted and answered on ``/gesam/error``
 (to the sender, or the feedback address) within the size and rate limits of
-``osc_bridge.reply_policy``; an unexpected exception is counted, answered and logged, and the
+``osc_bridge.osc.reply_policy``; an unexpected exception is counted, answered and logged, and the
 loop goes on. A message on a reply address (``/gesam/state/*``, ``/gesam/error``, ``/gesam/pong``)
 is only counted (``ignored``), never answered, and a feedback address that is this server's own
 port is refused at start: either would make a reply loop. Engine 'ready' events for the cursor's
@@ -24,8 +25,6 @@ last client (or the feedback address).
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
 import logging
 import queue
 import selectors
@@ -37,18 +36,18 @@ from typing import Any, Callable
 from gesam_engine.errors import GesamError
 from gesam_engine.latency_stats import LatencyStats
 from osc_bridge.addresses import DEFAULT_HOST, DEFAULT_PORT
-from osc_bridge.commands import Command, Move, Render
-from osc_bridge.osc_parse import DEFAULT_PADS, Incoming, OscError, decode_datagram, parse
-from osc_bridge.osc_replies import Replies
-from osc_bridge.reply_policy import ERROR_BURST, ERROR_RATE, is_reply_address, looks_like_reply
-from osc_bridge.udp_socket import OscServerError, feedback_address, kernel_drops, open_udp
+from osc_bridge.commands import Command
+from osc_bridge.osc.parse import DEFAULT_PADS, Incoming, OscError, decode_datagram, parse
+from osc_bridge.osc.replies import Replies
+from osc_bridge.osc.reply_policy import ERROR_BURST, ERROR_RATE, is_reply_address, looks_like_reply
+from osc_bridge.osc.scheduler import Entry, Scheduler, Source, plan, waits
+from osc_bridge.osc.udp_socket import OscServerError, feedback_address, kernel_drops, open_udp
 
 log = logging.getLogger("gesam.osc")
 
 __all__ = ["OscServer", "OscServerError"]
 
 Address = tuple[str, int]
-Source = tuple[Any, int]  # (sender's socket address, bytes of the datagram): whom to answer, and how much
 _STOP = object()
 _MAX_BATCH = 512  # datagrams handed to the executor at once (it starts on a flood before the end)
 
@@ -58,8 +57,9 @@ class OscServer:
 
     ``port=0`` picks a free port (see ``address``). ``feedback`` sends every reply there instead
     of to each sender (never this server's own port). ``max_ahead_s`` and ``max_scheduled`` bound
-    what future bundles may hold; ``error_rate``/``error_burst`` the error replies a second to
-    one destination. ``start``/``stop`` from the owner thread; ``stats`` and ``latencies_ms``
+    what future bundles may hold and ``max_renders`` the renders waiting (``scheduler``, an
+    ``osc_bridge.osc.scheduler.Scheduler``); ``error_rate``/``error_burst`` the error replies a
+    second to one destination. ``start``/``stop`` from the owner thread; ``stats`` and ``latencies_ms``
     from any thread.
     """
 
@@ -72,14 +72,12 @@ class OscServer:
         self.feedback_request = feedback
         engine = getattr(controller, "engine", None)
         self.pads = pads or int(getattr(getattr(getattr(engine, "config", None), "engine", None), "pads", DEFAULT_PADS))
-        self.max_ahead_s, self.max_scheduled, self.max_renders = max_ahead_s, max_scheduled, max_renders
+        self.scheduler = Scheduler(max_ahead_s=max_ahead_s, max_scheduled=max_scheduled, max_renders=max_renders)
         self._sock: socket.socket | None = None
         self._replies = Replies(self._count, error_rate=error_rate, error_burst=error_burst)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._renders: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._heap: list[tuple[float, int, Command, Incoming, Source, float]] = []  # time tag, order, ...
-        self._heap_cond = threading.Condition()
-        self._seq = itertools.count()
+        self._wake = threading.Condition()  # the scheduler thread waits on it; a new time tag wakes it
         self._threads: list[threading.Thread] = []
         self._running = False
         self._exec_ident: int | None = None
@@ -90,6 +88,7 @@ class OscServer:
         self._counts = dict.fromkeys(("datagrams", "received", "handled", "errors", "malformed", "coalesced",
                                       "ignored", "internal_errors", "scheduled", "renders_waiting", "queued",
                                       "replies", "reply_failures", "errors_suppressed", "alerts"), 0)
+        # (renders_waiting is the scheduler's figure; stats() reads it there, in this place among the keys)
         self._listening = False
 
     # ---- life cycle ------------------------------------------------------------------------
@@ -128,8 +127,8 @@ class OscServer:
         self._running = False
         self._queue.put(_STOP)
         self._renders.put(_STOP)
-        with self._heap_cond:
-            self._heap_cond.notify_all()
+        with self._wake:
+            self._wake.notify_all()
         for t in self._threads:
             t.join(timeout=5)
         self._threads = []
@@ -160,8 +159,8 @@ class OscServer:
         ``alerts`` engine alerts."""
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
-        with self._heap_cond:
-            out["pending_scheduled"] = len(self._heap)
+        out["renders_waiting"] = self.scheduler.renders_waiting
+        out["pending_scheduled"] = len(self.scheduler)
         out["latency_ms"] = LatencyStats.of(list(self._latencies)).to_dict()
         out["kernel_drops"] = kernel_drops(self._sock)
         return out
@@ -230,41 +229,39 @@ class OscServer:
                 return
 
     def _sched_loop(self) -> None:
-        with self._heap_cond:
+        """Sleep until the scheduler's next time tag (a new one wakes it), then queue what is due."""
+        scheduler = self.scheduler
+        with self._wake:
             while self._running:
-                if not self._heap:
-                    self._heap_cond.wait()
+                when = scheduler.next_time()
+                if when is None:
+                    self._wake.wait()
                     continue
-                delay = self._heap[0][0] - time.time()
+                delay = when - scheduler.clock()
                 if delay > 0:
-                    self._heap_cond.wait(min(delay, 1.0))
+                    self._wake.wait(min(delay, 1.0))
                     continue
-                due = []
-                now = time.time()
-                while self._heap and self._heap[0][0] <= now:
-                    due.append(heapq.heappop(self._heap))
-                self._queue.put(("due", [(cmd, m, sender, t_recv) for _, _, cmd, m, sender, t_recv in due]))
+                self._queue.put(("due", scheduler.due()))
 
     def _render_loop(self) -> None:
         while True:
-            item = self._renders.get()
-            if item is _STOP:
+            entry = self._renders.get()
+            if entry is _STOP:
                 return
-            cmd, m, src = item
-            self._count("renders_waiting", -1)
-            self._run(cmd, m, src, None)  # not in the latency figures: a render takes the model's time
+            self.scheduler.render_started()
+            self._run(entry, measured=False)  # not in the latency figures: a render takes the model's time
 
     # ---- the work ----------------------------------------------------------------------------
     def _process(self, batch: list[Any]) -> None:
         """Decode and parse, schedule what is for later, collapse runs of moves, execute and answer:
         in arrival order. Messages on reply addresses are counted and dropped, never answered."""
-        entries: list[tuple[Incoming, Source, float, Command | OscError, bool]] = []  # ..., receipt, what, scheduled
-        later: list[tuple[Command, Incoming, Source, float]] = []
+        entries: list[Entry] = []
+        later: list[Entry] = []
         counts = dict.fromkeys(("datagrams", "malformed", "received", "queued", "ignored"), 0)
         malformed: list[tuple[Source, str]] = []
         for kind, items in batch:
             if kind == "due":  # from the scheduler, already parsed
-                entries.extend((m, src, t, cmd, True) for cmd, m, src, t in items)
+                entries.extend(items)
                 continue
             counts["datagrams"] += len(items)
             for data, sender, t_recv in items:
@@ -284,17 +281,14 @@ class OscServer:
                     malformed.append((src, f"internal error while decoding the datagram ({type(exc).__name__})"))
                     continue
                 counts["received"] += len(messages)
-                now = time.time()
+                now = self.scheduler.clock()
                 for m in messages:
                     if is_reply_address(m.address):
                         counts["ignored"] += 1
                         continue
                     self._replies.last_client = sender
-                    cmd = self._parse(m)
-                    if m.timetag is not None and m.timetag > now and not isinstance(cmd, OscError):
-                        later.append((cmd, m, src, t_recv))
-                    else:
-                        entries.append((m, src, t_recv, cmd, False))
+                    entry = Entry(self._parse(m), m, src, t_recv)
+                    (later if waits(entry, now) else entries).append(entry)
         counts["queued"] = -counts["datagrams"]
         counts["malformed"] = len(malformed)
         with self._lock:  # counted before any answer goes out
@@ -302,19 +296,18 @@ class OscServer:
                 self._counts[name] += n
         for src, reason in malformed:
             self._error(src, reason)
-        for cmd, m, src, t_recv in later:
-            self._schedule(cmd, m, src, t_recv)
-        superseded = _superseded_moves([e[3] for e in entries])
-        for (m, src, t_recv, cmd, scheduled), skip in zip(entries, superseded):
-            if skip:
+        for entry in later:
+            self._schedule(entry)
+        for action, entry in plan(entries):
+            if action == "coalesced":
                 self._count("coalesced")
-            elif isinstance(cmd, OscError):
+            elif action == "refuse":
                 self._count("errors")
-                self._error(src, str(cmd))
-            elif isinstance(cmd, Render):
-                self._queue_render(cmd, m, src)
+                self._error(entry.source, str(entry.cmd))
+            elif action == "render":
+                self._queue_render(entry)
             else:
-                self._run(cmd, m, src, None if scheduled else t_recv, m.timetag if scheduled else None)
+                self._run(entry)
 
     def _parse(self, m: Incoming) -> Command | OscError:
         try:
@@ -326,10 +319,12 @@ class OscServer:
             self._count("internal_errors")
             return OscError(f"{m.address}: internal error, nothing was done ({type(exc).__name__})")
 
-    def _run(self, cmd: Command, m: Incoming, src: Source, t_recv: float | None, timetag: float | None = None) -> None:
-        """Execute one command; answer its replies, or its refusal on /gesam/error."""
+    def _run(self, entry: Entry, measured: bool = True) -> None:
+        """Execute one entry's command; answer its replies, or its refusal on /gesam/error. When
+        ``measured``, the time it took since arrival (or since its time tag, when scheduled) is kept."""
+        m, src = entry.message, entry.source
         try:
-            replies = self.controller.execute(cmd)
+            replies = self.controller.execute(entry.cmd)
         except GesamError as exc:
             self._count("errors")
             self._error(src, f"{m.address}: {exc}")
@@ -339,11 +334,11 @@ class OscServer:
             log.exception("OSC %s %r", m.address, m.args)
             self._error(src, f"{m.address}: internal error, nothing was done ({type(exc).__name__}: {exc})")
         else:
-            done = time.perf_counter()
-            if t_recv is not None:
-                self._latencies.append(1000.0 * (done - t_recv))
-            if timetag is not None:
-                self._lateness.append(1000.0 * max(time.time() - timetag, 0.0))
+            if measured and entry.scheduled:
+                assert m.timetag is not None
+                self._lateness.append(1000.0 * max(self.scheduler.clock() - m.timetag, 0.0))
+            elif measured:
+                self._latencies.append(1000.0 * (time.perf_counter() - entry.received))
             self._count("handled")
             for address, args in replies:
                 self._replies.send(src[0], address, args)
@@ -352,36 +347,23 @@ class OscServer:
             for address, args in deferred:
                 self._replies.send(self._replies.last_client, address, args)
 
-    def _schedule(self, cmd: Command, m: Incoming, src: Source, t_recv: float) -> None:
-        assert m.timetag is not None
-        ahead = m.timetag - time.time()
-        with self._heap_cond:
-            if ahead > self.max_ahead_s:
-                reason = (f"{m.address}: bundle time tag is {ahead:.0f} s ahead; gesam schedules at most "
-                          f"{self.max_ahead_s:g} s ahead (check the sender's clock)")
-            elif len(self._heap) >= self.max_scheduled:
-                reason = f"{m.address}: {len(self._heap)} scheduled messages are already waiting; try later"
-            else:
-                heapq.heappush(self._heap, (m.timetag, next(self._seq), cmd, m, src, t_recv))
-                self._heap_cond.notify()
-                reason = ""
+    def _schedule(self, entry: Entry) -> None:
+        reason = self.scheduler.schedule(entry)
         if reason:
             self._count("errors")
-            self._error(src, reason)
-        else:
-            self._count("scheduled")
+            self._error(entry.source, reason)
+            return
+        with self._wake:
+            self._wake.notify()
+        self._count("scheduled")
 
-    def _queue_render(self, cmd: Render, m: Incoming, src: Source) -> None:
-        with self._lock:
-            busy = self._counts["renders_waiting"] >= self.max_renders
-            if not busy:
-                self._counts["renders_waiting"] += 1
-        if busy:
+    def _queue_render(self, entry: Entry) -> None:
+        reason = self.scheduler.take_render(entry)
+        if reason:
             self._count("errors")
-            self._error(src, f"{m.address}: {self.max_renders} renders are already waiting; send it again "
-                             "after /gesam/state/render answers")
+            self._error(entry.source, reason)
         else:
-            self._renders.put((cmd, m, src))
+            self._renders.put(entry)
 
     # ---- replies -------------------------------------------------------------------------------
     def _on_engine_event(self, event: str, data: dict[str, Any]) -> None:
@@ -405,18 +387,4 @@ class OscServer:
 
     def _error(self, src: Source, reason: str) -> None:
         self._replies.error(src[0], reason, src[1])
-
-
-def _superseded_moves(parsed: list[Any]) -> list[bool]:
-    """True for each Move followed by another Move with no other command between (refusals do not count)."""
-    out = [False] * len(parsed)
-    next_is_move = False
-    for i in range(len(parsed) - 1, -1, -1):
-        cmd = parsed[i]
-        if isinstance(cmd, OscError):
-            continue
-        is_move = isinstance(cmd, Move)
-        out[i] = is_move and next_is_move
-        next_is_move = is_move
-    return out
 

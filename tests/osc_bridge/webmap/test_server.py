@@ -23,7 +23,8 @@ import soundfile as sf
 
 from gesam_engine.maps.maps_file import MapsFile, View, write_maps_file
 from osc_bridge.controller import Controller
-from osc_bridge.web_map import WebMap, WebMapError, host_name, is_loopback
+from osc_bridge.webmap.app import host_name, is_loopback
+from osc_bridge.webmap.server import WebMap, WebMapError
 from tests.osc_bridge import ENGINE_CONFIG
 from tests.waiting import wait_for
 
@@ -474,7 +475,7 @@ def test_hosts() -> None:
 
 
 def test_the_bridge_never_imports_torch_or_the_runtime() -> None:
-    code = ("import sys, osc_bridge.web_map; "
+    code = ("import sys, osc_bridge.webmap.server; "
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('gesam_engine.runtime')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

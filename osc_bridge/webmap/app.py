@@ -1,6 +1,7 @@
-"""The web map: a local HTTP page to see the maps and play them, on the stdlib's ThreadingHTTPServer.
+"""The web map's requests without HTTP: what each endpoint answers, the checks on a request's
+headers, and the counters. No sockets here, so a test can call it directly.
 
-Endpoints (``GET`` unless named):
+Endpoints (``GET`` unless named; ``WebApp.get`` routes them):
 
 - ``/`` and ``/static/<file>``: the page, only files of the package folder ``osc_bridge/web/``
   (an allow-list made at start; anything else, ``..``, ``%`` escapes -> 404).
@@ -8,50 +9,40 @@ Endpoints (``GET`` unless named):
 - ``/map/<view>.png``: a listed view's bare map image ``plain/<view>.png`` from ``engine.maps_dir``.
 - ``/api/state``: cursor, readiness, output and the class and features at the cursor.
 - ``POST /api/osc`` with ``{"address": "/gesam/play", "args": [x, y]}``: parsed by
-  ``osc_parse.parse`` and run by ``Controller.execute``, the same path as an OSC message;
-  200 ``{"replies": [[address, args], ...]}`` or 4xx ``{"error": reason}``.
+  ``osc_bridge.osc.parse.parse`` and run by ``Controller.execute``, the same path as an OSC
+  message; 200 ``{"replies": [[address, args], ...]}`` or 4xx ``{"error": reason}``.
 - ``/api/sound.wav?x=..&y=..``: the sound a trigger at that point plays now, a 16-bit mono WAV.
 
-The transport is ``osc_bridge.http_pool``: requests are gathered by the accept thread and run on
-a bounded pool, with deadlines, a cap on open connections and a quick 503 beyond it, so slow or
-crowding clients cannot take the page (or OSC) down. Commands run one at a time under one lock.
-No request can end the server: refusals are answered, unexpected exceptions are counted
-(``stats``), logged and answered with 500, malformed numbers and lengths are a 400. On a
-loopback address every request's ``Host`` must be a loopback name, and a POST must be
-``application/json`` from the page's own origin, so another web site open in the same browser
-can neither read the state and sounds (DNS rebinding) nor play the instrument (CSRF).
+Refusals are ``HttpError`` (status and reason); commands run one at a time under one lock;
+malformed numbers and lengths are a 400. On a loopback address every request's ``Host`` must be
+a loopback name (``check_host``), and a POST must be ``application/json`` from the page's own
+origin (``check_origin``), so another web site open in the same browser can neither read the
+state and sounds (DNS rebinding) nor play the instrument (CSRF). The HTTP side is
+``osc_bridge.webmap.handler`` and ``osc_bridge.webmap.server``.
 """
 
 from __future__ import annotations
 
-import errno
 import io
+import ipaddress
 import json
-import logging
 import math
 import re
-import socket
 import threading
 import urllib.parse
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from gesam_engine.errors import GesamError
-from osc_bridge.http_pool import PooledHTTPServer
-from osc_bridge.osc_parse import DEFAULT_PADS, OscError, parse
-from osc_bridge.web_handler import HttpError, WebHandler, host_name, is_loopback
+from osc_bridge.osc.parse import DEFAULT_PADS, OscError, parse
 
-log = logging.getLogger("gesam.web")
+__all__ = ["MAX_BODY", "HttpError", "WebApp", "WebMapError", "check_host", "check_origin", "content_length",
+           "host_name", "is_loopback", "static_files", "to_json", "wav_bytes"]
 
-__all__ = ["DEFAULT_WEB_HOST", "DEFAULT_WEB_PORT", "HttpError", "WebMap", "WebMapError", "host_name", "is_loopback",
-           "static_files", "wav_bytes"]
-
-DEFAULT_WEB_HOST = "127.0.0.1"
-DEFAULT_WEB_PORT = 8765
 MAX_BODY = 64 * 1024  # bytes of a POST body
 _INT64 = 2**63  # JSON integers must fit an OSC int64, like the numbers an OSC message can carry
-Address = tuple[str, int]
+Answer = tuple[int, bytes, str, bool]  # (status, body, content type, is API)
 
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                   ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml",
@@ -62,9 +53,65 @@ _NO_MAPS = "no maps for this model{where}; make them with `gesam maps --model DI
 
 
 class WebMapError(GesamError):
-    """The web map cannot start: port in use, address not available."""
+    """The web map cannot start: port in use, address not available, its files missing."""
 
 
+class HttpError(Exception):
+    """A refusal with its HTTP status; the text is the JSON ``error`` the page shows."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+# ---- request checks ---------------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header without its port: 'localhost:8765' -> 'localhost', '[::1]:80' -> '::1'."""
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def check_host(bound_host: str, header: str) -> None:
+    """On a loopback address, only a loopback name may be in Host (``header``, '' when there is
+    none): a page of another site that renamed itself to 127.0.0.1 (DNS rebinding) can read
+    nothing and play nothing. HttpError 403 otherwise."""
+    if is_loopback(bound_host) and not is_loopback(host_name(header)):
+        raise HttpError(403, f"requests must address the web map by a loopback name, not Host {header[:80]!r}")
+
+
+def check_origin(content_type: str, origin: str | None, host: str) -> None:
+    """Only the page itself may play: JSON (a cross-site form cannot send it without asking) and an
+    Origin that is this server (``host``: the request's Host header). HttpError 415 or 403 otherwise."""
+    if content_type != "application/json":
+        raise HttpError(415, "POST /api/osc needs Content-Type: application/json")
+    if origin is not None and origin != f"http://{host}":
+        raise HttpError(403, f"POST /api/osc from another page (Origin {origin[:80]!r}) is refused")
+
+
+def content_length(values: Sequence[str]) -> int:
+    """The one Content-Length among a request's ``values``, a plain decimal number; 411 without one,
+    400 for anything else."""
+    if not values:
+        raise HttpError(411, "a POST needs a Content-Length")
+    text = values[0].strip()
+    if len(set(v.strip() for v in values)) > 1 or not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise HttpError(400, f"Content-Length must be one decimal number of bytes, got {', '.join(values)[:80]!r}")
+    return int(text)
+
+
+# ---- answers --------------------------------------------------------------------------------------
 def static_files() -> dict[str, tuple[bytes, str]]:
     """name -> (content, content type) of every servable file in the package folder ``osc_bridge/web``."""
     out: dict[str, tuple[bytes, str]] = {}
@@ -99,112 +146,41 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class WebMap:
-    """Serves the web map for ``controller`` (an ``osc_bridge.controller.Controller``) over HTTP.
+def to_json(value: Any) -> bytes:
+    """``value`` as strict JSON bytes (numpy values and paths made plain; NaN refused)."""
+    return json.dumps(value, default=_jsonable, allow_nan=False).encode()
 
-    ``port=0`` picks a free port (see ``address``). ``max_workers``, ``max_connections``,
-    ``head_timeout_s`` and ``request_timeout_s`` are the limits of ``http_pool.PooledHTTPServer``.
-    ``bind``/``start``/``stop`` from the owner thread; ``stats`` from any thread.
-    """
 
-    def __init__(self, controller: Any, host: str = DEFAULT_WEB_HOST, port: int = DEFAULT_WEB_PORT, *,
-                 max_body: int = MAX_BODY, pads: int | None = None, max_workers: int = 8,
-                 max_connections: int | None = None, head_timeout_s: float = 10.0,
-                 request_timeout_s: float = 10.0) -> None:
+class WebApp:
+    """The web map's endpoints for ``controller`` (an ``osc_bridge.controller.Controller``) and
+    its counters. Request threads call ``get``, ``osc`` and ``count`` at once; commands run one
+    at a time. ``max_body`` is the most bytes a POST body may have."""
+
+    def __init__(self, controller: Any, *, max_body: int = MAX_BODY, pads: int | None = None,
+                 files: dict[str, tuple[bytes, str]] | None = None) -> None:
         self.controller = controller
         self.engine = controller.engine
-        self.host, self.port, self.max_body = host, int(port), max_body
+        self.max_body = max_body
         engine_config = getattr(getattr(self.engine, "config", None), "engine", None)
         self.pads = pads or int(getattr(engine_config, "pads", DEFAULT_PADS))
-        self.files = static_files()
-        self.max_workers, self.max_connections = max_workers, max_connections
-        self.head_timeout_s, self.request_timeout_s = head_timeout_s, request_timeout_s
-        self._server: PooledHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.files = static_files() if files is None else files
         self._execute_lock = threading.Lock()
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(("requests", "commands", "refused", "not_found", "internal_errors",
                                       "disconnects"), 0)
 
-    # ---- life cycle ------------------------------------------------------------------------
-    def bind(self) -> Address:
-        """Open and bind the listening socket now (``start`` does it otherwise); WebMapError if it cannot."""
-        if self._server is not None:
-            return self.address
-        server = PooledHTTPServer(WebHandler, self, max_workers=self.max_workers, max_connections=self.max_connections,
-                                  head_timeout_s=self.head_timeout_s, request_timeout_s=self.request_timeout_s,
-                                  max_body=self.max_body, on_crash=lambda _: self.count("internal_errors"))
-        try:
-            server.bind(self.host, self.port)
-        except (socket.gaierror, UnicodeError, OverflowError) as exc:
-            server.close()
-            raise WebMapError(f"cannot serve the web map on {self.host}:{self.port}: {exc}") from None
-        except OSError as exc:
-            server.close()
-            if exc.errno == errno.EADDRINUSE:
-                raise WebMapError(f"web map port {self.port} on {self.host} is already in use (another gesam?); "
-                                  "pass --web-port N (0 picks a free one)") from None
-            raise WebMapError(f"cannot serve the web map on {self.host}:{self.port}: {exc.strerror or exc}") from None
-        self._server = server
-        return self.address
-
-    def start(self) -> "WebMap":
-        """Bind (if not yet) and serve on a daemon thread."""
-        if self._thread is not None:
-            return self
-        self.bind()
-        assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gesam-web", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (requests in flight finish on their workers)."""
-        if self._server is None:
-            return
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.close()
-        self._server = None
-
-    def __enter__(self) -> "WebMap":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def address(self) -> Address:
-        """The bound (host, port); port 0 asked for a free one and this says which."""
-        if self._server is None:
-            raise WebMapError("the web map is not bound; call bind() or start() first")
-        return self._server.address
-
-    @property
-    def url(self) -> str:
-        """The page's address, e.g. http://127.0.0.1:8765/."""
-        host, port = self.address
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-
-    def stats(self) -> dict[str, int]:
-        """Counters: requests, commands run, refused (4xx), not_found, internal_errors (500s and
-        handler crashes), disconnects (a client that went away before its answer), and the
-        connection figures of ``PooledHTTPServer.stats`` (open, waiting, busy, timeouts...)."""
-        with self._lock:
-            out = dict(self._counts)
-        server = self._server
-        if server is not None:
-            out.update(server.stats())
-        return out
-
+    # ---- counters ------------------------------------------------------------------------------
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self._counts[name] += n
 
-    # ---- the endpoints (request threads) -------------------------------------------------------
-    def get(self, path: str, query: str) -> tuple[int, bytes, str, bool]:
+    def counts(self) -> dict[str, int]:
+        """requests, commands run, refused (4xx), not_found, internal_errors, disconnects."""
+        with self._lock:
+            return dict(self._counts)
+
+    # ---- the endpoints ---------------------------------------------------------------------------
+    def get(self, path: str, query: str) -> Answer:
         """(status, body, content type, is API) for a GET of ``path``; HttpError for refusals."""
         if path == "/":
             return self._static("index.html")
@@ -213,14 +189,14 @@ class WebMap:
         if path.startswith("/map/") and path.endswith(".png"):
             return 200, self.map_image(path[len("/map/"):-len(".png")]), "image/png", False
         if path == "/api/views":
-            return 200, self._json(self.views()), "application/json", True
+            return 200, to_json(self.views()), "application/json", True
         if path == "/api/state":
-            return 200, self._json(self.state()), "application/json", True
+            return 200, to_json(self.state()), "application/json", True
         if path == "/api/sound.wav":
             return 200, self.sound(query), "audio/wav", True
         raise HttpError(404, f"no such page: {path[:200]}")
 
-    def _static(self, name: str) -> tuple[int, bytes, str, bool]:
+    def _static(self, name: str) -> Answer:
         if name not in self.files:  # an allow-list: '..', escapes and absolute paths are never in it
             raise HttpError(404, f"no such file: /static/{name[:200]}")
         body, content_type = self.files[name]
@@ -307,7 +283,3 @@ class WebMap:
         except GesamError as exc:
             raise HttpError(503, str(exc)) from None
         return wav_bytes(wave, self.engine.sample_rate)
-
-    @staticmethod
-    def _json(value: Any) -> bytes:
-        return json.dumps(value, default=_jsonable, allow_nan=False).encode()

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from osc_bridge.controller import Controller
-from osc_bridge.web_map import WebMap
-from tests.osc_bridge.test_web_map import CLASSES, GRID, VIEW_NAMES, make_maps_engine, played, quadrant
+from osc_bridge.webmap.server import WebMap
+from tests.osc_bridge.webmap.test_server import CLASSES, GRID, VIEW_NAMES, make_maps_engine, played, quadrant
 from tests.waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

@@ -13,9 +13,9 @@ import pytest
 
 from gesam_engine.errors import ConfigError, GesamError
 from osc_bridge.commands import Command, Move, Note, PitchBend, ProgramChange
-from osc_bridge.midi_input import BACKENDS, MidiInput, MidiUnavailable, resolve_backend
-from osc_bridge.midi_mailbox import MidiMailbox
-from osc_bridge.midi_map import MidiMapping
+from osc_bridge.midi.input import BACKENDS, MidiInput, MidiUnavailable, resolve_backend
+from osc_bridge.midi.mailbox import MidiMailbox
+from osc_bridge.midi.map import MidiMapping
 from tests.runtime.jack_harness import jack_server  # noqa: F401  (the fixture)
 from tests.waiting import wait_for, wait_until
 

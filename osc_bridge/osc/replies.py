@@ -1,5 +1,5 @@
 """The OSC server's replies: where they go (the feedback address, else the sender) and the limits
-on ``/gesam/error`` (``osc_bridge.reply_policy``: size cap, token bucket per destination).
+on ``/gesam/error`` (``osc_bridge.osc.reply_policy``: size cap, token bucket per destination).
 
 Any thread may call ``send``, ``error`` and ``alert`` (the executor, the render thread, engine
 listeners); a failed send is counted, never raised.
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from osc_bridge.reply_policy import ERROR_BURST, ERROR_RATE, TokenBuckets, error_datagram
+from osc_bridge.osc.reply_policy import ERROR_BURST, ERROR_RATE, TokenBuckets, error_datagram
 
 log = logging.getLogger("gesam.osc")
 

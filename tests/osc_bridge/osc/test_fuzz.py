@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from pythonosc.osc_message import OscMessage
 
 from osc_bridge.controller import Controller
-from osc_bridge.osc_server import OscServer
+from osc_bridge.osc.server import OscServer
 from tests.osc_bridge import make_engine, message
-from tests.osc_bridge.test_osc_parse import BAD, GOOD, deep_bundle
+from tests.osc_bridge.osc.test_parse import BAD, GOOD, deep_bundle
 from tests.waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]

@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterator, Sequence
 from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.latency_stats import LatencyStats
 from osc_bridge.commands import Command
-from osc_bridge.midi_mailbox import MidiMailbox
-from osc_bridge.midi_map import MidiMapper, MidiMapping
+from osc_bridge.midi.mailbox import MidiMailbox
+from osc_bridge.midi.map import MidiMapper, MidiMapping
 
 log = logging.getLogger(__name__)
 

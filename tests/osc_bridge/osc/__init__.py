@@ -1,0 +1,1 @@
+"""Tests of osc_bridge.osc: the parser, the scheduler and the UDP server."""

@@ -1,0 +1,1 @@
+"""Tests of osc_bridge.webmap: the request handling and the HTTP server, in a browser too."""
