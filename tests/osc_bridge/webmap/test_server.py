@@ -166,8 +166,8 @@ def test_the_page_fetches_nothing_from_the_internet(web: WebMap) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "/static/../web_map.py", "/static/%2e%2e/web_map.py", "/static/%2e%2e/%2e%2e/gesam_engine/errors.py",
-    "/static/..%2fweb_map.py", "/static//etc/passwd", "/static/web_map.py", "/static/__init__.py", "/static/",
+    "/static/../controller.py", "/static/%2e%2e/controller.py", "/static/%2e%2e/%2e%2e/gesam_engine/errors.py",
+    "/static/..%2fcontroller.py", "/static//etc/passwd", "/static/controller.py", "/static/__init__.py", "/static/",
     "/static/.", "/static/index.html/", "/static/INDEX.HTML", "/map/../../model.json", "/map/../maps.json",
     "/map/../class.png", "/map/..%2fclass.png", "/map/%2e%2e/%2e%2e/x.png", "/map/nope.png", "/map/class",
     "/map/plain/class.png", "/map//etc/passwd.png", "/etc/passwd", "/api/", "/api/osc", "/..", "//etc/passwd",
