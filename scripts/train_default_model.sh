@@ -4,7 +4,7 @@
 #      one-shots, deduplicated by content, split by kit family; docs/corpus.md),
 #   2. train on its training split (gesam train, settings in scripts/default_model.toml),
 #   3. evaluate on its validation kits (gesam evaluate, no --train: the model records its corpus),
-#   4. bake a small grid for instant triggers into the model (gesam bake --grid 10),
+#   4. bake a small grid for instant triggers into the model (gesam bake --grid 8: 64 sounds keep it under 60 MB),
 #   5. draw the maps from a 64 x 64 bake kept outside the model (gesam maps, 8 iterations as the engine).
 # Usage: scripts/train_default_model.sh [OUT]   (default OUT: models/default; GESAM=path/to/gesam)
 # A stopped run continues where it stopped: RESUME=1 scripts/train_default_model.sh
@@ -38,6 +38,6 @@ else
   "$GESAM" train --data "$CORPUS/train" -o "$OUT" --config scripts/default_model.toml --cache "$WORK/cache" --force
 fi
 "$GESAM" evaluate --model "$OUT" --val "$CORPUS/val" --cache "$WORK/cache" --write --json "$WORK/evaluation.json"
-"$GESAM" bake --model "$OUT" --grid 10
+"$GESAM" bake --model "$OUT" --grid 8
 "$GESAM" maps --model "$OUT" --bake "$WORK/maps-bake" --grid 64 --iters 8  # as the engine plays
 echo "done in $(( $(date +%s) - start )) s: $OUT ($(du -sh "$OUT" | cut -f1))"

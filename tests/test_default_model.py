@@ -29,7 +29,7 @@ def test_files_match_the_sha256_in_model_json_and_stay_small() -> None:
     for name, entry in card["files"].items():
         assert sha256_file(DEFAULT / name) == entry["sha256"], name
     size = sum(p.stat().st_size for p in DEFAULT.rglob("*") if p.is_file())
-    assert size < 50 * 2**20, f"models/default is {size / 2**20:.1f} MB"
+    assert size <= 60 * 2**20, f"models/default is {size / 2**20:.1f} MB (the budget is 60 MB)"
     assert card["evaluation"]["methods"]["transformer"]["frame_mae"] > 0  # the paper's table is in the card
     assert (DEFAULT / "README.md").is_file()
 

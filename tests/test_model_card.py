@@ -48,13 +48,37 @@ def test_the_card_places_every_class_where_its_map_has_it(cells: dict[str, np.nd
         assert np.median(xy, axis=0) == pytest.approx([float(mx), float(my)], abs=0.01), name
 
 
-def test_no_sentence_of_the_card_puts_kicks_or_toms_low_or_left(cells: dict[str, np.ndarray]) -> None:
-    for name in ("kick", "tom"):  # what the map says: both on the right half, around or above the middle
-        assert np.median(cells[name][:, 0]) > 0.6 and np.median(cells[name][:, 1]) > 0.35
+# Words a sentence must not use for a class whose map cells lie clearly on the other side.
+OPPOSITE = {"left": r"\bright\b", "right": r"\bleft\b", "low": r"\b(upper|top)\b", "high": r"\b(lower|bottom)\b"}
+
+
+def _sides(xy: np.ndarray) -> list[str]:
+    """Where a class's cells clearly are: its median beyond 0.4/0.6 on either axis."""
+    mx, my = np.median(xy, axis=0)
+    return [side for side, on in (("left", mx < 0.4), ("right", mx > 0.6), ("low", my < 0.4), ("high", my > 0.6)) if on]
+
+
+WORDS = {"kick": r"\bkicks?\b", "tom": r"\btoms?\b", "snare": r"\bsnares?\b", "hihat": r"\b(hi-?hats?|hats?)\b"}
+
+
+def test_no_sentence_of_the_card_puts_a_drum_on_the_wrong_side_of_its_map(cells: dict[str, np.ndarray]) -> None:
+    """A clause that names one drum (and no other) must not place it on the side its map cells are not."""
     text = " ".join(line for line in (MODEL / "README.md").read_text().splitlines() if not line.startswith("|"))
-    for clause in re.split(r"[.;,]\s", text):
-        if re.search(r"\b(kicks?|toms?)\b", clause, re.I):
-            assert not re.search(r"\b(left|lower|bottom)\b", clause, re.I), clause
+    clauses = re.split(r"[.;,]\s", text)
+    for name, word in WORDS.items():
+        about = [c for c in clauses if re.search(word, c, re.I)
+                 and not any(re.search(w, c, re.I) for other, w in WORDS.items() if other != name)]
+        assert about, f"the card says something about {name}s alone"
+        for side in _sides(cells[name]):
+            for clause in about:
+                assert not re.search(OPPOSITE[side], clause, re.I), (name, side, clause)
+
+
+def test_the_wrong_side_check_would_catch_a_misplaced_drum(cells: dict[str, np.ndarray]) -> None:
+    assert _sides(cells["tom"]), "the toms' region is clearly on one side of the map"
+    side = _sides(cells["tom"])[0]
+    wrong = {"left": "right", "right": "left", "low": "upper", "high": "lower"}[side]
+    assert re.search(OPPOSITE[side], f"toms sit in the {wrong} corner", re.I)
 
 
 def test_the_cards_held_out_table_is_the_one_gesam_evaluate_stored() -> None:

@@ -7,6 +7,12 @@ attacks back. On the held-out Hydrogen kits the round trip is about 0.27 MR-STFT
 iterations (mel: 0.50), see benchmarks/bench_codec.py. Frames are dB of the magnitude relative
 to a full-scale sine, scaled so ``db_floor`` is 0 and 0 dB is 1.
 
+Decoding treats every bin at or under ``gate_db`` (-95 dB) as silence. A generator's frames are
+smooth and never quite reach the floor: without the gate their faint haze fills the silence
+before and after a hit, and levelling the sound lifts it further. On the shipped model's
+held-out sounds (48 of them) the gate took the transformer's MR-STFT from 1.57 to 1.07 and the VAE decoder's
+from 2.46 to 1.17, at a cost of 0.013 to the codec's own round trip (0.200 to 0.213).
+
 Most of that gain is fine detail (the exact noise of a cymbal) that a generator can only give
 back through a wide output: the same bench bounds each representation through a linear head of
 width K per 4-frame token, and below K = 1024 the 256-band mel with a PGHI start does as well.
@@ -33,6 +39,7 @@ class StftCodecConfig:
     n_fft: int = 1024
     hop_length: int = 256
     db_floor: float = -100.0  # dB under a full-scale sine that frames call silence (frame value 0)
+    gate_db: float = -95.0  # decoding: bins at or under this are silence (a generator's faint haze, boosted by levelling)
     griffin_lim_iters: int = 32  # offline and bakes; the engine asks for fewer (generator.griffin_lim_iters)
     momentum: float = 0.99
     seed: int = 0
@@ -46,6 +53,7 @@ class StftCodecConfig:
         check(0 < self.hop_length <= self.n_fft // 2,
               f"codec.hop_length must be in 1..n_fft/2 (PGHI needs overlapping frames), got {self.hop_length}")
         check(-200.0 <= self.db_floor < 0, f"codec.db_floor must be in -200..0 dB, got {self.db_floor}")
+        check(self.db_floor <= self.gate_db < 0, f"codec.gate_db must be in db_floor..0 dB, got {self.gate_db}")
         check(0 <= self.griffin_lim_iters <= 1000, f"codec.griffin_lim_iters must be in 0..1000, got {self.griffin_lim_iters}")
         check(0 <= self.momentum < 1, f"codec.momentum must be in [0, 1), got {self.momentum}")
         check_phase_init(self.phase_init)
@@ -97,11 +105,12 @@ class StftCodec:
         return frames.transpose(1, 2).contiguous()  # (B, T, F)
 
     def frames_to_magnitude(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frames [B, T, F] -> STFT magnitude [B, F, T] (torch.stft's scale); the floor decodes to 0."""
+        """Frames [B, T, F] -> STFT magnitude [B, F, T] (torch.stft's scale); bins at or under
+        ``gate_db`` (and the floor) decode to 0."""
         floor = self.config.db_floor
         db = frames.float().clamp_min(0.0).transpose(1, 2) * -floor + floor  # (B, F, T)
         mag = torch.pow(10.0, db / 20.0) * self._full_scale
-        return torch.where(db <= floor + 1e-3, torch.zeros_like(mag), mag)  # (B, F, T)
+        return torch.where(db <= max(floor + 1e-3, self.config.gate_db), torch.zeros_like(mag), mag)  # (B, F, T)
 
     def decode_batch(
         self, frames: torch.Tensor, n_samples: int | None = None, iters: int | None = None

@@ -81,6 +81,19 @@ def test_silence_frames_decode_to_silence() -> None:
     assert np.abs(codec.decode(np.zeros((50, 513), np.float32))).max() < 1e-6
 
 
+def test_a_haze_under_the_gate_decodes_to_silence_and_what_is_above_it_stays(kit_waves: np.ndarray) -> None:
+    codec = make_codec({"name": "stft", "griffin_lim_iters": 4})
+    haze = np.full((50, 513), 0.04, np.float32)  # -96 dB everywhere: a generator's frames in a silent stretch
+    assert np.abs(codec.decode(haze)).max() == 0.0
+    loose = make_codec({"name": "stft", "griffin_lim_iters": 4, "gate_db": -100.0})
+    assert np.abs(loose.decode(haze)).max() > 0.0  # without the gate the haze plays
+    frames = codec.encode(kit_waves[0])
+    gated = np.where(frames <= 0.05, 0.0, frames).astype(np.float32)  # what the gate keeps of a real hit
+    np.testing.assert_array_equal(codec.decode(frames), codec.decode(gated))
+    with pytest.raises(ConfigError, match="gate_db"):
+        StftCodecConfig(gate_db=-120.0)
+
+
 def test_bad_frames_and_waves_are_refused() -> None:
     codec = make_codec({"name": "stft"})
     with pytest.raises(CodecError, match=r"\[B, T, 513\]"):
