@@ -15,6 +15,12 @@ count), then a small head. Two bodies (``arch``):
 
 ``input_norm = "max"`` shifts each sound's frames so its loudest bin sits at 1.0: a level
 change (a quieter kit, or a generated sound 6 dB under its original) no longer moves it.
+
+``band_pool = N`` (for the linear STFT codec) first averages the frame's rows, read as STFT bins
+from 0 Hz to ``sample_rate / 2``, into N mel-spaced bands (a fixed, unlearnt matrix of librosa's
+mel filters, each row scaled to sum 1, applied to the frames' dB values). A kick lives in the
+lowest dozen of 513 bins, which stride-2 layers otherwise pool into one row: on the shipped
+model's held-out originals, 128 bands took the classifier from 79.9 % to 87.5 % (kicks 69 % to 88 %).
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ class ClassifierConfig:
     n_frames: int = 259
     n_features: int = 128
     n_classes: int = 6
+    sample_rate: int = 44100  # of the codec; band_pool reads the rows as STFT bins up to sample_rate / 2
     arch: str = "conv1d"  # one of ARCHS
+    band_pool: int = 0  # 0: the frame's rows as they are; N: first pooled into N mel-spaced bands (linear STFT frames)
     input_norm: str = "none"  # "max": every sound shifted (in dB) so its loudest bin is at 1.0
     channels: int = 64  # conv1d: every layer; conv2d: the last layers (the first have 1/4 and 1/2)
     n_down: int = 2  # stride-2 layers (conv2d: over time and bands)
@@ -68,6 +76,9 @@ class ClassifierConfig:
               f"classifier.n_features must be in 1..{MAX_FEATURES}, got {self.n_features}")
         check(2 <= self.n_classes <= 1024,
               f"classifier.n_classes must be in 2..1024 (a classifier needs two classes), got {self.n_classes}")
+        check(8000 <= self.sample_rate <= 192000, f"classifier.sample_rate must be in 8000..192000, got {self.sample_rate}")
+        check(self.band_pool == 0 or 8 <= self.band_pool < self.n_features,
+              f"classifier.band_pool must be 0 (off) or 8..n_features-1 ({self.n_features - 1}), got {self.band_pool}")
         check(8 <= self.channels <= 512 and self.channels % 8 == 0,
               f"classifier.channels must be a multiple of 8 in 8..512, got {self.channels}")
         check(self.arch in ARCHS, f"classifier.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
@@ -102,9 +113,24 @@ def conv2d_widths(config: ClassifierConfig) -> list[int]:
     return [max(8, config.channels >> max(0, 2 - i)) for i in range(config.n_down)]
 
 
+def band_pool_matrix(config: ClassifierConfig) -> torch.Tensor:
+    """The fixed [band_pool, n_features] matrix that averages STFT-bin rows into mel-spaced bands
+    (librosa's mel filters over n_fft = 2 * (n_features - 1), each row scaled to sum 1)."""
+    import librosa  # only a band-pooling classifier needs it
+
+    fb = librosa.filters.mel(sr=config.sample_rate, n_fft=2 * (config.n_features - 1), n_mels=config.band_pool, norm=None)
+    fb = fb / np.maximum(fb.sum(axis=1, keepdims=True), 1e-12)
+    return torch.from_numpy(fb.astype(np.float32))  # (band_pool, n_features)
+
+
+def input_rows(config: ClassifierConfig) -> int:
+    """Rows the body reads: the frame's features, or ``band_pool`` bands after pooling."""
+    return config.band_pool or config.n_features
+
+
 def pooled_bands(config: ClassifierConfig) -> int:
-    """Bands left after the conv2d body: ``ceil(n_features / 2**n_down)``."""
-    bands = config.n_features
+    """Bands left after the conv2d body: ``ceil(input_rows / 2**n_down)``."""
+    bands = input_rows(config)
     for _ in range(config.n_down):
         bands = (bands - 1) // 2 + 1
     return bands
@@ -112,6 +138,8 @@ def pooled_bands(config: ClassifierConfig) -> int:
 
 class FrameClassifier(nn.Module):
     """Frames [B, T, D] -> class logits [B, C]."""
+
+    pool: torch.Tensor | None  # (band_pool, D) buffer, or None without band pooling
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
@@ -122,16 +150,20 @@ class FrameClassifier(nn.Module):
             self.body = nn.Sequential(*[_conv2d_block(i, o, k) for i, o in zip([1, *widths[:-1]], widths)])
             pooled = 2 * widths[-1] * pooled_bands(config)
         else:
-            blocks = [_conv_block(config.n_features, c, k, 1)]
+            blocks = [_conv_block(input_rows(config), c, k, 1)]
             blocks += [_conv_block(c, c, k, 2) for _ in range(config.n_down)]
             self.body = nn.Sequential(*blocks)
             pooled = 2 * c
         self.head = nn.Sequential(
             nn.Dropout(config.dropout), nn.Linear(pooled, c), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(c, config.n_classes)
         )
+        # not a weight: rebuilt from the config, so it is neither stored nor expected in classifier.safetensors
+        self.register_buffer("pool", band_pool_matrix(config) if config.band_pool else None, persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames [B, T, D] (any T >= 1) -> logits [B, C]; softmax them for probabilities."""
+        if self.pool is not None:
+            frames = frames @ self.pool.T  # (B, T, band_pool): dB averaged over each band's bins
         if self.config.input_norm == "max":  # the level is the loudness treatment's, not the class's
             frames = frames - frames.amax(dim=(1, 2), keepdim=True) + 1.0  # (B, T, D), the floor moves too
         if self.config.arch == "conv2d":

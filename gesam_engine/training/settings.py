@@ -92,7 +92,8 @@ class TrainSettings:
     def classifier_config(self, n_classes: int) -> ClassifierConfig:
         """The classifier's architecture for a corpus with ``n_classes`` classes (frame shape from the codec)."""
         return from_dict(ClassifierConfig, {**self.classifier, "n_frames": self.transformer.n_frames,
-                                            "n_features": self.transformer.n_features, "n_classes": n_classes}, "classifier")
+                                            "n_features": self.transformer.n_features, "n_classes": n_classes,
+                                            "sample_rate": self.preprocess.sample_rate}, "classifier")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, every section resolved."""
@@ -130,14 +131,14 @@ def _classifier(data: Mapping[str, Any] | None, n_frames: int, n_features: int) 
     """The [classifier] section resolved and checked, less the keys known only at training time.
     Keys it leaves out take ``TRAINING_DEFAULTS`` (today's recipe), then the dataclass defaults."""
     data = dict(data or {})
-    given = sorted(set(data) & {*DERIVED, "n_classes"})
+    given = sorted(set(data) & {*DERIVED, "n_classes", "sample_rate"})
     if given:
         raise ConfigError(
             f"[classifier] must not set {given}: they follow from the codec, preprocess.duration_s and the corpus's classes"
         )
     data = {**CLASSIFIER_TRAINING_DEFAULTS, **data}
     probe = from_dict(ClassifierConfig, {**data, "n_frames": n_frames, "n_features": n_features, "n_classes": 2}, "classifier")
-    return {k: v for k, v in to_dict(probe).items() if k not in (*DERIVED, "n_classes")}
+    return {k: v for k, v in to_dict(probe).items() if k not in (*DERIVED, "n_classes", "sample_rate")}
 
 
 def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:

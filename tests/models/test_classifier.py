@@ -114,6 +114,27 @@ def test_config_refuses_bad_values(bad, match):
         ClassifierConfig(**{"n_frames": 37, "n_features": 12, "n_classes": 3, **bad})
 
 
+def test_band_pooling_reads_stft_bins_through_mel_spaced_bands_and_stores_no_extra_weight():
+    cfg = ClassifierConfig(n_frames=37, n_features=513, n_classes=3, arch="conv2d", channels=16, n_down=2,
+                           kernel_size=3, band_pool=32)
+    clf = FrameClassifier(cfg).eval()
+    assert clf.pool is not None and clf.pool.shape == (32, 513)
+    torch.testing.assert_close(clf.pool.sum(dim=1), torch.ones(32))  # every band averages its bins
+    low = int(clf.pool[0].nonzero().max())
+    assert low < 8 and int(clf.pool[-1].nonzero().min()) > 256  # narrow bands low, wide ones high
+    assert "pool" not in clf.state_dict()  # rebuilt from the config, never in classifier.safetensors
+    x = torch.rand(2, 37, 513)
+    assert clf(x).shape == (2, 3)
+    # a change in the lowest bins (where a kick lives) reaches the body through the first band
+    y = x.clone()
+    y[:, :, : low + 1] += 0.5
+    assert not torch.equal(clf(x), clf(y))
+    plain = FrameClassifier(dataclasses.replace(cfg, band_pool=0))
+    assert plain.pool is None and sum(p.numel() for p in plain.parameters()) > sum(p.numel() for p in clf.parameters())
+    with pytest.raises(ConfigError, match="band_pool"):
+        dataclasses.replace(cfg, band_pool=513)
+
+
 def test_augmentation_keeps_shape_and_floor():
     x = torch.zeros(6, 20, 4)
     x[:, 0] = 0.8  # onset in the first frame, silence after

@@ -20,14 +20,14 @@ TINY = Path(__file__).parents[1] / "tiny_config.toml"
 def test_classifier_section_is_resolved_and_its_derived_keys_refused():
     s = settings_from_dict({"classifier": {"channels": 32}})
     assert s.to_dict()["classifier"] == {
-        "arch": "conv2d", "input_norm": "max", "channels": 32, "n_down": 4, "kernel_size": 3, "dropout": 0.2,
+        "arch": "conv2d", "band_pool": 0, "input_norm": "max", "channels": 32, "n_down": 4, "kernel_size": 3, "dropout": 0.2,
         "label_smoothing": 0.1, "augment_copies": 0, "augment_pitch_semitones": 2.0, "augment_tilt_db": 6.0,
         "augment_saturation": 0.3, "augment_room": 0.3,
     }  # the keys it leaves out: TRAINING_DEFAULTS, then the dataclass's
     cfg = s.classifier_config(5)
     assert (cfg.n_frames, cfg.n_features, cfg.n_classes, cfg.channels) == (s.vae.n_frames, s.vae.n_features, 5, 32)
     assert settings_from_dict({}).classifier_config(2).channels == 64
-    for key in ("n_classes", "n_frames", "n_features"):
+    for key in ("n_classes", "n_frames", "n_features", "sample_rate"):
         with pytest.raises(ConfigError, match=f"must not set \\['{key}'\\]"):
             settings_from_dict({"classifier": {key: 3}})
     with pytest.raises(ConfigError, match="multiple of 8"):
