@@ -41,15 +41,6 @@ def _params(module: Any) -> str:
     return f"{sum(p.numel() for p in module.parameters()):,} parameters"
 
 
-def _bands(codec: dict[str, Any]) -> str:
-    """How many frequency rows a frame has: mel bands, or the STFT's bins (n_fft / 2 + 1)."""
-    if "n_mels" in codec:
-        return f"{codec['n_mels']} bands"
-    if isinstance(codec.get("n_fft"), int):
-        return f"{codec['n_fft'] // 2 + 1} bins"
-    return "? bands"
-
-
 def card_text(model: GesamModel, directory: Path) -> str:
     """A few readable lines: what the model plays, its parts, its data and how it scored."""
     c = model.card
@@ -61,7 +52,7 @@ def card_text(model: GesamModel, directory: Path) -> str:
         f"gesam model {directory}  (format {c.get('format_version')}, gesam {c.get('gesam_version', '?')}, "
         f"made {str(c.get('created', '?'))[:10]})",
         f"  sound       {model.sample_rate} Hz, {model.n_samples / model.sample_rate:.2f} s one-shots; "
-        f"{codec.get('name', '?')} codec ({_bands(codec)}), "
+        f"{model.codec.name} codec ({model.codec.n_features} {'bins' if model.codec.name == 'stft' else 'bands'}), "
         f"{'PGHI phase + ' if codec.get('phase_init') == 'pghi' else ''}Griffin-Lim "
         f"{codec.get('griffin_lim_iters', '?')} iterations",
         f"  map         VAE, {_params(model.vae)}, a 2D map of the training sounds",

@@ -22,6 +22,8 @@ from gesam_engine.models.transformer import TRAINING_DEFAULTS as TRANSFORMER_TRA
 
 SECTIONS = ("preprocess", "labels", "codec", "vae", "transformer", "classifier", "train")
 DERIVED = ("n_frames", "n_features")
+# the classifier's keys that follow from the codec and the corpus, never from [classifier]
+CLASSIFIER_DERIVED = (*DERIVED, "n_classes", "sample_rate")
 # [train] keys that change how a run is carried out, never what it learns: a resumed run may change them.
 RUN_KEYS = ("threads", "checkpoint_minutes")
 
@@ -131,14 +133,14 @@ def _classifier(data: Mapping[str, Any] | None, n_frames: int, n_features: int) 
     """The [classifier] section resolved and checked, less the keys known only at training time.
     Keys it leaves out take ``TRAINING_DEFAULTS`` (today's recipe), then the dataclass defaults."""
     data = dict(data or {})
-    given = sorted(set(data) & {*DERIVED, "n_classes", "sample_rate"})
+    given = sorted(set(data) & set(CLASSIFIER_DERIVED))
     if given:
         raise ConfigError(
             f"[classifier] must not set {given}: they follow from the codec, preprocess.duration_s and the corpus's classes"
         )
     data = {**CLASSIFIER_TRAINING_DEFAULTS, **data}
     probe = from_dict(ClassifierConfig, {**data, "n_frames": n_frames, "n_features": n_features, "n_classes": 2}, "classifier")
-    return {k: v for k, v in to_dict(probe).items() if k not in (*DERIVED, "n_classes", "sample_rate")}
+    return {k: v for k, v in to_dict(probe).items() if k not in CLASSIFIER_DERIVED}
 
 
 def settings_from_dict(data: Mapping[str, Any] | None) -> TrainSettings:
