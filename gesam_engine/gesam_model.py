@@ -20,8 +20,6 @@ from gesam_engine import checkpoint
 from gesam_engine.codec import Codec, make_codec
 from gesam_engine.config import from_dict, to_dict
 from gesam_engine.coordinates import MapExtent
-from gesam_engine.data.level import level_like_training
-from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import CheckpointError, CodecError, ConfigError, GesamError
 from gesam_engine.models import ClassifierConfig, FrameClassifier, MapTransformer, MapVAE, TransformerConfig, VAEConfig
 
@@ -66,6 +64,9 @@ class GesamModel:
 
     def level(self) -> tuple[float, float]:
         """(target LUFS, peak ceiling dBFS) the training sounds were brought to: decoded sounds get the same."""
+        # lazy: gesam_engine.data brings pyloudnorm/scipy.signal (~0.5 s); only decoding needs them
+        from gesam_engine.data.preprocess import PreprocessConfig
+
         pre = (self.card.get("settings") or {}).get("preprocess") or {}
         default = PreprocessConfig()
         return (float(pre.get("target_lufs", default.target_lufs)),
@@ -81,6 +82,8 @@ class GesamModel:
         step = max(n, 1) if frames.device.type == "cuda" else CPU_DECODE_CHUNK
         waves = torch.cat([self.codec.decode_batch(frames[i:i + step], self.n_samples, iters=iters)  # type: ignore[call-arg]
                            for i in range(0, max(n, 1), step)])  # an empty batch makes one empty chunk
+        from gesam_engine.data.level import level_like_training  # lazy: see ``level``
+
         target_lufs, ceiling_db = self.level()
         return level_like_training(waves.float().cpu().numpy(), self.sample_rate, target_lufs, ceiling_db)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Callable, Sequence
 
@@ -75,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if argv is None:  # the process's own command line: it exits next
+            exit_without_collecting()
+
+
+def exit_without_collecting() -> None:
+    """Leave what is allocated out of the collector's passes at interpreter exit: over torch's
+    objects they took 0.6 to 0.9 s of every command (`gesam render`: 2.7-3.1 s -> 2.1 s)."""
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 Griffin-Lim (Perraudin et al. 2013), written in torch so decoding batches and runs on a GPU.
 Griffin-Lim starts from a seeded random phase, or from PGHI with ``phase_init = "pghi"``.
 
-It needs no downloaded weights. librosa builds the mel filterbank; torch.stft/istft do the
-transforms (librosa.griffinlim is numpy-only and cannot batch on a GPU, hence our own loop).
+It needs no downloaded weights. ``mel_filters`` builds the mel filterbank (librosa's numbers,
+without importing librosa); torch.stft/istft do the transforms (librosa.griffinlim is
+numpy-only and cannot batch on a GPU, hence our own loop).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import librosa
 import numpy as np
 import torch
 
+from gesam_engine.codec.mel_filters import mel_filters
 from gesam_engine.codec.phase import check_phase_init, griffin_lim, griffin_lim_reference, initial_angles
 from gesam_engine.config import check, from_dict, to_dict
 from gesam_engine.errors import CodecError
@@ -64,7 +65,7 @@ class MelCodec:
         self.sample_rate = c.sample_rate
         self.frame_rate = c.sample_rate / c.hop_length
         self.n_features = c.n_mels
-        fb = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
+        fb = mel_filters(c.sample_rate, c.n_fft, c.n_mels, fmin=c.fmin, fmax=c.fmax)
         self._fb = torch.from_numpy(fb.astype(np.float32))  # (M, F)
         self._fb_pinv = torch.from_numpy(np.linalg.pinv(fb).astype(np.float32))  # (F, M)
         self._window = torch.hann_window(c.n_fft)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from gesam_engine.codec.pghi import pghi_phase
 from gesam_engine.errors import ConfigError
 
 PHASE_INITS = ("random", "pghi")
@@ -36,6 +35,9 @@ def initial_angles(
     if init == "random":
         phase = random_phase((mag.shape[1], mag.shape[2]), seed, mag.device)  # (F, T)
         return torch.polar(torch.ones_like(mag), phase.expand_as(mag))
+    # lazy: pghi needs numba (~0.2 s to import), paid at the first PGHI decode, not by every import
+    from gesam_engine.codec.pghi import pghi_phase
+
     # PGHI runs on the CPU (a sequential heap); the quiet bins it leaves (under pghi_tol) start at 0
     start = pghi_phase(mag.detach().float().cpu().numpy(), n_fft, hop_length, tol=pghi_tol)  # (B, F, T) float64
     return torch.polar(torch.ones_like(mag), torch.from_numpy(start).to(mag.device, mag.dtype))

@@ -18,9 +18,10 @@ change (a quieter kit, or a generated sound 6 dB under its original) no longer m
 
 ``band_pool = N`` (for the linear STFT codec) first averages the frame's rows, read as STFT bins
 from 0 Hz to ``sample_rate / 2``, into N mel-spaced bands (a fixed, unlearnt matrix of librosa's
-mel filters, each row scaled to sum 1, applied to the frames' dB values). A kick lives in the
-lowest dozen of 513 bins, which stride-2 layers otherwise pool into one row: on the shipped
-model's held-out originals, 128 bands took the classifier from 79.9 % to 86.8 % (kicks 69 % to 81 %).
+mel filters, each row scaled to sum 1, applied to the frames' dB values; ``codec.mel_filters``
+computes them without importing librosa). A kick lives in the lowest dozen of 513 bins, which
+stride-2 layers otherwise pool into one row: on the shipped model's held-out originals, 128
+bands took the classifier from 79.9 % to 86.8 % (kicks 69 % to 81 %).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gesam_engine.codec.mel_filters import mel_filters
 from gesam_engine.config import check
 from gesam_engine.models.vae import MAX_FEATURES, MAX_FRAMES
 
@@ -116,9 +118,7 @@ def conv2d_widths(config: ClassifierConfig) -> list[int]:
 def band_pool_matrix(config: ClassifierConfig) -> torch.Tensor:
     """The fixed [band_pool, n_features] matrix that averages STFT-bin rows into mel-spaced bands
     (librosa's mel filters over n_fft = 2 * (n_features - 1), each row scaled to sum 1)."""
-    import librosa  # only a band-pooling classifier needs it
-
-    fb = librosa.filters.mel(sr=config.sample_rate, n_fft=2 * (config.n_features - 1), n_mels=config.band_pool, norm=None)
+    fb = mel_filters(config.sample_rate, 2 * (config.n_features - 1), config.band_pool, norm=None)
     fb = fb / np.maximum(fb.sum(axis=1, keepdims=True), 1e-12)
     return torch.from_numpy(fb.astype(np.float32))  # (band_pool, n_features)
 
@@ -155,7 +155,8 @@ class FrameClassifier(nn.Module):
             self.body = nn.Sequential(*blocks)
             pooled = 2 * c
         self.head = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(pooled, c), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(c, config.n_classes)
+            nn.Dropout(config.dropout), nn.Linear(pooled, c), nn.GELU(), nn.Dropout(config.dropout),
+            nn.Linear(c, config.n_classes),
         )
         # not a weight: rebuilt from the config, so it is neither stored nor expected in classifier.safetensors
         self.register_buffer("pool", band_pool_matrix(config) if config.band_pool else None, persistent=False)
