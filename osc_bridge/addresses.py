@@ -23,6 +23,7 @@ INCOMING: dict[str, tuple[str, str]] = {
     "/gesam/panic": ("", "stop every voice"),
     "/gesam/render": ("ffs", "write that point's sound to a WAV file in the render folder"),
     "/gesam/ping": ("", "answered by /gesam/pong"),
+    "/gesam/latency": ("", "answered by /gesam/state/latency"),
     "/gesam/learn": ("s", "MIDI learn: the next controller moved becomes x or y"),
     "/gesam/kit": ("i", "load saved kit number n (as a MIDI program change)"),
 }
@@ -37,5 +38,10 @@ OUTGOING: dict[str, str] = {
     "/gesam/state/pad/<n>/xy": "f x, f y: a pad's point after it was set",
     "/gesam/state/render": "s path: a render was written",
     "/gesam/state/learn": "s target: MIDI learn is waiting for a controller",
+    "/gesam/state/latency": "f trigger ms, f timed trigger ms, f output ms, f block ms, f limiter ms, f timed ms: "
+                            "trigger to device for untimed and timed triggers, and their parts (on /gesam/latency, "
+                            "and whenever the output opens)",
+    "/gesam/state/audio": "i underruns, i xruns, f render median ms, f render p99 ms, f render max ms, f cpu share: "
+                          "the audio process's health, once a second when it changes",
     "/gesam/error": "s reason: why a message was refused",
 }

@@ -29,6 +29,7 @@ class Trigger:
 
     velocity: float = 1.0
     semitones: float = 0.0  # the console's `trigger VELOCITY SEMITONES`; OSC pitches with /gesam/bend or /gesam/note
+    at: float | None = None  # perf_counter time to land on (a bundle's time tag, a MIDI timestamp); None = now
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Play:
     x: float
     y: float
     velocity: float = 1.0
+    at: float | None = None  # as Trigger.at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class PadTrigger:
 
     pad: int
     velocity: float = 1.0
+    at: float | None = None  # as Trigger.at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class Note:
 
     note: int
     velocity: int
+    at: float | None = None  # as Trigger.at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,6 +112,11 @@ class Ping:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Latency:
+    """Answered by /gesam/state/latency: what a DAW or patch should compensate (console `latency`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Learn:
     """MIDI learn: the next controller moved becomes ``target`` ('x' or 'y')."""
 
@@ -137,4 +146,8 @@ class Metrics:
 
 
 Command = (Move | Trigger | Play | PadXY | PadTrigger | Note | PitchBend | FxParam | Gain | Panic | Render
-           | Ping | Learn | ProgramChange | Reopen | State | Metrics)
+           | Ping | Latency | Learn | ProgramChange | Reopen | State | Metrics)
+
+
+TIMED = (Trigger, Play, PadTrigger, Note)
+"""The commands that can carry a time (``at``): the ones that start a sound."""

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Metrics, Move, Note, Panic, PadTrigger, PadXY, Play, Reopen, State, Trigger,
+    Command, FxParam, Gain, Latency, Metrics, Move, Note, Panic, PadTrigger, PadXY, Play, Reopen, State, Trigger,
 )
 from osc_bridge.controller import Controller
 
@@ -228,6 +228,8 @@ COMMANDS: dict[str, ConsoleCommand] = {c.name: c for c in (
     ConsoleCommand("state", "state", "cursor, readiness and output state as JSON", lambda args: State(), _say_state),
     ConsoleCommand("metrics", "metrics", "latency, output, cache and voice figures as JSON", lambda args: Metrics(),
                    _say_metrics),
+    ConsoleCommand("latency", "latency", "what to compensate: trigger to device in ms, and its parts, as JSON",
+                   lambda args: Latency(), _say_state),
     ConsoleCommand("help", "help", "this list", lambda args: Help()),
     ConsoleCommand("quit", "quit", "stop gesam serve (so does Ctrl-D; `exit` too)", lambda args: Quit()),
 )}

@@ -19,7 +19,7 @@ import numpy as np
 from gesam_engine.atomic_io import atomic_write_with
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Learn, Metrics, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange,
+    Command, FxParam, Gain, Latency, Learn, Metrics, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange,
     Render, Reopen, State, Trigger,
 )
 from osc_bridge.engine_like import EngineLike
@@ -132,11 +132,11 @@ def _move(c: Controller, cmd: Move) -> Outcome:
 
 
 def _trigger(c: Controller, cmd: Trigger) -> Outcome:
-    return Outcome([], c.engine.trigger(cmd.velocity, cmd.semitones))
+    return Outcome([], c.engine.trigger(cmd.velocity, cmd.semitones, at=cmd.at))
 
 
 def _play(c: Controller, cmd: Play) -> Outcome:
-    info = c.engine.play(cmd.x, cmd.y, cmd.velocity)
+    info = c.engine.play(cmd.x, cmd.y, cmd.velocity, at=cmd.at)
     x, y = c.engine.cursor
     return Outcome([("/gesam/state/xy", [x, y]), *c.map_replies()], info)
 
@@ -147,11 +147,11 @@ def _pad_xy(c: Controller, cmd: PadXY) -> Outcome:
 
 
 def _pad_trigger(c: Controller, cmd: PadTrigger) -> Outcome:
-    return Outcome([], c.engine.trigger_pad(cmd.pad, cmd.velocity))
+    return Outcome([], c.engine.trigger_pad(cmd.pad, cmd.velocity, at=cmd.at))
 
 
 def _note(c: Controller, cmd: Note) -> Outcome:
-    return Outcome([], c.engine.note(cmd.note, cmd.velocity))
+    return Outcome([], c.engine.note(cmd.note, cmd.velocity, at=cmd.at))
 
 
 def _bend(c: Controller, cmd: PitchBend) -> Outcome:
@@ -203,13 +203,34 @@ def _state(c: Controller, cmd: State) -> Outcome:
     return Outcome([], c.engine.state())
 
 
+def latency_reply(latency: dict[str, float]) -> Reply:
+    """/gesam/state/latency from ``Engine.latency()``."""
+    keys = ("trigger_ms", "timed_trigger_ms", "output_ms", "block_ms", "limiter_ms", "timed_ms")
+    return ("/gesam/state/latency", [float(latency[k]) for k in keys])
+
+
+def audio_reply(audio: dict[str, Any]) -> Reply:
+    """/gesam/state/audio from ``Engine.audio_state()`` (a figure not measured yet is -1)."""
+    render = audio["render_ms"]
+    cpu = audio["cpu_share"]
+    return ("/gesam/state/audio", [int(audio["underruns"]), int(audio["xruns"]),
+                                   *(-1.0 if render[k] is None else float(render[k]) for k in ("median", "p99", "max")),
+                                   -1.0 if cpu is None else float(cpu)])
+
+
+def _latency(c: Controller, cmd: Latency) -> Outcome:
+    latency = c.engine.latency()
+    return Outcome([latency_reply(latency)], latency)
+
+
 def _metrics(c: Controller, cmd: Metrics) -> Outcome:
     return Outcome([], c.engine.metrics())
 
 
 HANDLERS: dict[type[Command], Callable[[Controller, Any], Outcome]] = {
     Move: _move, Trigger: _trigger, Play: _play, PadXY: _pad_xy, PadTrigger: _pad_trigger, Note: _note,
-    PitchBend: _bend, FxParam: _fx, Gain: _gain, Panic: _panic, Render: _render, Ping: _ping, Learn: _learn,
+    PitchBend: _bend, FxParam: _fx, Gain: _gain, Panic: _panic, Render: _render, Ping: _ping, Latency: _latency,
+    Learn: _learn,
     ProgramChange: _program, Reopen: _reopen, State: _state, Metrics: _metrics,
 }
 """Command class -> its handler; a test checks that every class of ``osc_bridge.commands`` has one."""

@@ -66,14 +66,14 @@ class UnderrunReport:
         self.since = now
         self.last_line = -math.inf
 
-    def update(self, count: int, now: float, margin_ms: float | None = None) -> str | None:
+    def update(self, count: int, now: float, render_p99_ms: float | None = None) -> str | None:
         """The line to print for ``count`` underruns in all at time ``now`` (seconds), or None."""
         if count <= self.seen or now - self.last_line < self.every_s:
             return None
         n = count - self.seen
         line = f"[output] {n} underrun{'s' if n != 1 else ''} in the last {now - self.since:.0f} s (total {count})"
-        if margin_ms is not None:
-            line += f"; render margin now {margin_ms:.2f} ms"
+        if render_p99_ms is not None:
+            line += f"; the audio process renders a block in {render_p99_ms:.2f} ms (p99)"
         self.seen, self.since, self.last_line = count, now, now
         return line
 
@@ -83,7 +83,7 @@ def report_underruns(engine: Any, printer: Printer, stop: threading.Event, every
     """Thread body: print coalesced underrun lines until ``stop`` is set."""
     report = UnderrunReport(every_s, time.monotonic(), engine.output.underruns)
     while not stop.wait(poll_s):
-        line = report.update(engine.output.underruns, time.monotonic(), engine.renderer.margin_s * 1000)
+        line = report.update(engine.output.underruns, time.monotonic(), engine.audio_state()["render_ms"]["p99"])
         if line:
             printer.say(line)
 

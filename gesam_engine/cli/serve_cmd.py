@@ -123,10 +123,15 @@ def check_maps_dir(maps: Path | None) -> None:
 
 
 def default_config() -> Path:
-    """The engine settings used without --config: the defaults plus a gentle reverb and compressor."""
-    from importlib.resources import files
+    """The engine settings used without --config: the defaults plus a gentle reverb and compressor.
 
-    return Path(str(files("gesam_engine.data") / "default_serve.toml"))
+    Found through the package's spec, not ``importlib.resources.files``: that imports
+    ``gesam_engine.data``, whose loudness code brings scipy.signal (~0.5 s of every start)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("gesam_engine.data")  # locates the package without running its __init__
+    assert spec is not None and spec.submodule_search_locations is not None  # part of this package
+    return Path(next(iter(spec.submodule_search_locations))) / "default_serve.toml"
 
 
 def _effects_line(engine: Engine) -> str:
@@ -213,7 +218,10 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
     cleanup.callback(stop_report.set)
     threading.Thread(target=report_underruns, args=(engine, printer, stop_report),
                      name="gesam-underrun-report", daemon=True).start()
-    say(f"gesam: model {model_dir} on {model.device}; {engine.output.message}")
+    lat = engine.latency()  # what a DAW should compensate, on the start line (`latency` or /gesam/latency: the parts)
+    latency = (f"; latency to the device {lat['trigger_ms']:.1f} ms a trigger, {lat['timed_trigger_ms']:.1f} ms timed "
+               "(OSC time tags, MIDI)" if engine.output.state == "running" else "")
+    say(f"gesam: model {model_dir} on {model.device}; {engine.output.message}{latency}")
     with signals.held():
         midi = start_midi(args, controller.execute, say)
         if midi is not None:

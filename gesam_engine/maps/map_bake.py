@@ -19,7 +19,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -203,13 +203,15 @@ def bake_grid(
     audio: bool = True,
     force: bool = False,
     progress: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> BakeIndex:
     """Bake the ``grid`` x ``grid`` map into ``directory`` (frames.npy, audio.npy, index.json).
 
     Runs on ``model.device`` in batches of ``batch`` with the KV cache; ``iters`` Griffin-Lim
     iterations (None: the codec's). Continues an interrupted bake of the same grid, weights and
     settings; a different existing bake needs ``force``. Returns the final index. Call from any
-    thread but the audio callback (it is long-running torch and file work)."""
+    thread but the audio callback (it is long-running torch and file work). When ``stop()`` turns
+    true it returns between batches, unfinished (``complete`` is False) and resumable."""
     if not 1 <= grid <= 1024:
         raise GesamError(f"grid must be in 1..1024, got {grid}")
     if not 1 <= batch <= 65536:
@@ -246,7 +248,7 @@ def bake_grid(
     bar = tqdm(total=index.total, initial=index.done, desc=f"bake {grid}x{grid}", unit="sound",
                disable=not progress, dynamic_ncols=True, smoothing=0.1)
     try:
-        while index.done < index.total:
+        while index.done < index.total and not (stop is not None and stop()):
             lo, hi = index.done, min(index.done + batch, index.total)
             t0 = time.perf_counter()
             frames16, waves16 = _bake_chunk(model, points[lo:hi], index.settings["iters"], index.audio)

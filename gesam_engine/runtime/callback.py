@@ -1,44 +1,47 @@
-"""The sounddevice output callback: copy what the ring holds into ``outdata``, count what went wrong.
+"""The sounddevice output callback: the mixer renders straight into ``outdata``, and the callback
+counts what went wrong and how long each block took.
 
-The callback only mixes what is ready. It copies frames from the ring with slices and
-``np.copyto``, zero-fills a short read, and writes counters and a small timing log into numpy
-arrays allocated in ``__init__``. It takes no lock, allocates no numpy buffer, never logs or
-prints and never touches torch. Other threads read the counters and the log without locks.
+It runs in the audio process, which never imports torch and shares its interpreter with nothing
+busy. Every buffer is allocated before the stream starts; the callback takes no lock, never
+logs or prints and never touches torch. Counters and the timing log are numpy arrays (shared
+memory live) that other threads and processes read without locks.
 """
 
 from __future__ import annotations
 
 from time import perf_counter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 
-from gesam_engine.runtime.ring_buffer import AudioRing
+if TYPE_CHECKING:
+    from gesam_engine.runtime.renderer import Renderer
 
 # indices into the counter array
-UNDERRUNS, UNDERRUN_FRAMES, BLOCKS, FRAMES = 0, 1, 2, 3
-OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, INPUT_UNDERFLOW, INPUT_OVERFLOW, PRIMING_OUTPUT = 4, 5, 6, 7, 8
+UNDERRUNS, LATE_BLOCKS, BLOCKS, FRAMES = 0, 1, 2, 3
+OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, INPUT_UNDERFLOW, INPUT_OVERFLOW, PRIMING_OUTPUT, CALLBACK_ERRORS = 4, 5, 6, 7, 8, 9
 COUNTER_NAMES = (
-    "underruns",
-    "underrun_frames",
+    "underruns",  # callbacks that missed their deadline (late_blocks) or saw the device underflow
+    "late_blocks",  # callbacks whose rendering took longer than the block lasts
     "blocks",
     "frames",
-    "output_underflow",
+    "output_underflow",  # the device's own flags (xruns), as PortAudio reports them
     "output_overflow",
     "input_underflow",
     "input_overflow",
     "priming_output",
+    "callback_errors",  # the mixer raised: the block played silence (never happens unless a bug)
 )
+XRUN_NAMES = ("output_underflow", "output_overflow", "input_underflow", "input_overflow")
 
 
 class CallbackLog(NamedTuple):
     """What the callback recorded per block, oldest first; every field has shape [n]."""
 
-    block: np.ndarray  # int64: callback block number (0 = the stream's first callback)
+    block: np.ndarray  # int64: callback block number (0 = the first callback ever)
     time: np.ndarray  # float64: time.perf_counter() when the callback started
-    stream_frame: np.ndarray  # int64: frames delivered before this block (position of outdata[0])
-    ring_frame: np.ndarray  # int64: ring frame index (ring.consumed) copied into outdata[0]
-    ring_frames: np.ndarray  # int64: frames this block took from the ring (the rest were zeros)
+    stream_frame: np.ndarray  # int64: absolute output frame of outdata[0]
+    render_s: np.ndarray  # float64: seconds the callback took (mixing, effects, limiter)
 
 
 class CallbackArrays(NamedTuple):
@@ -47,59 +50,67 @@ class CallbackArrays(NamedTuple):
     counters: np.ndarray
     time: np.ndarray
     stream_frame: np.ndarray
-    ring_frame: np.ndarray
-    ring_frames: np.ndarray
+    render_s: np.ndarray
 
     @classmethod
     def allocate(cls, max_blocks_log: int) -> "CallbackArrays":
         """Fresh zeroed arrays in this process."""
         n = max_blocks_log
-        return cls(np.zeros(len(COUNTER_NAMES), np.int64), np.zeros(n, np.float64),
-                   np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        return cls(np.zeros(len(COUNTER_NAMES), np.int64), np.zeros(n, np.float64), np.zeros(n, np.int64),
+                   np.zeros(n, np.float64))
 
 
-class AudioCallback:
+class MixerCallback:
     """Callable with sounddevice's output-callback signature ``(outdata, frames, time, status)``.
 
-    ``outdata`` is float32 [frames, channels]. Only the audio thread calls the instance; the
-    properties, ``counts`` and ``log`` may be read from any thread; ``reset`` only while the
-    stream is stopped.
+    ``outdata`` is float32 [frames, channels]; the renderer's clock must equal ``frames`` counted
+    so far (``counters[FRAMES]``). Only the audio thread calls the instance; ``CallbackReader``
+    reads what it recorded from anywhere.
     """
 
-    def __init__(
-        self, ring: AudioRing, channels: int, max_blocks_log: int = 4096, arrays: CallbackArrays | None = None
-    ) -> None:
-        """``arrays`` (e.g. views of shared memory) lets another process read the counters and log."""
-        if ring.channels != channels:
-            raise ValueError(f"ring has {ring.channels} channels, the callback was given {channels}")
-        if max_blocks_log < 1:
-            raise ValueError(f"max_blocks_log must be >= 1, got {max_blocks_log}")
-        self.ring = ring
-        self.channels = channels
-        arrays = arrays or CallbackArrays.allocate(max_blocks_log)
+    def __init__(self, renderer: "Renderer", arrays: CallbackArrays, values: np.ndarray | None = None,
+                 on_first_call: Callable[[], None] | None = None) -> None:
+        """``values`` (float64, shared_audio's GAIN..LIMITER_MAX_REDUCTION_DB slots) receives the gain
+        and the limiter's counters after each block; ``on_first_call`` runs once, in the audio
+        thread, before the first block (the audio process raises that thread's priority there)."""
+        self.renderer = renderer
+        self.block = renderer.block_size
+        self.sample_rate = renderer.sample_rate
         self._counters = arrays.counters
         self._time = arrays.time
         self._stream_frame = arrays.stream_frame
-        self._ring_frame = arrays.ring_frame
-        self._ring_frames = arrays.ring_frames
-        self._started = False  # set by the first callback that got frames from the ring
+        self._render_s = arrays.render_s
+        self._values = values if values is not None else np.zeros(8, np.float64)
+        if renderer.frame != int(self._counters[FRAMES]):
+            raise ValueError(f"the renderer's clock ({renderer.frame}) must equal the frames played "
+                             f"({int(self._counters[FRAMES])})")
+        self.last_error: BaseException | None = None
+        self._first = on_first_call
 
     def __call__(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        """Fill ``outdata`` [frames, channels] float32 from the ring. Audio thread only."""
+        """Render ``frames`` frames into ``outdata``. Audio thread only."""
+        if self._first is not None:
+            first, self._first = self._first, None
+            first()
         t = perf_counter()
         c = self._counters
-        ring_frame = self.ring.consumed
-        n = self.ring.read_into(outdata)
-        if n < frames:
-            outdata[n:].fill(0.0)
-            if self._started:  # before the first audio it is pre-roll, not an underrun
-                c[UNDERRUNS] += 1
-                c[UNDERRUN_FRAMES] += frames - n
-        if n > 0:
-            self._started = True
+        try:
+            bs = self.block
+            done = 0
+            while done < frames:  # blocks longer than the mixer's (never, with a fixed blocksize)
+                n = min(bs, frames - done)
+                self.renderer.render_block(out=outdata[done:done + n], now=t)
+                done += n
+            self._publish()
+        except Exception as exc:  # a bug must not stop the stream: this block is silence
+            outdata.fill(0.0)
+            c[CALLBACK_ERRORS] += 1
+            self.last_error = exc
+        underflow = False
         if status:
             if status.output_underflow:
                 c[OUTPUT_UNDERFLOW] += 1
+                underflow = True
             if status.output_overflow:
                 c[OUTPUT_OVERFLOW] += 1
             if status.input_underflow:
@@ -108,17 +119,42 @@ class AudioCallback:
                 c[INPUT_OVERFLOW] += 1
             if status.priming_output:
                 c[PRIMING_OUTPUT] += 1
+        took = perf_counter() - t
+        late = took * self.sample_rate > frames
+        if late:
+            c[LATE_BLOCKS] += 1
+        if late or underflow:
+            c[UNDERRUNS] += 1
         slot = c[BLOCKS] % self._time.shape[0]
         self._time[slot] = t
         self._stream_frame[slot] = c[FRAMES]
-        self._ring_frame[slot] = ring_frame
-        self._ring_frames[slot] = n
+        self._render_s[slot] = took
         c[FRAMES] += frames
         c[BLOCKS] += 1  # publish the log entry last
 
+    def _publish(self) -> None:
+        """The gain and the limiter's counters, for the engine's metrics (plain float stores)."""
+        r, v = self.renderer, self._values
+        lim = r.limiter
+        v[0] = r.gain
+        v[2] = lim.engaged_blocks
+        v[3] = lim.clipped_blocks
+        v[4] = lim.nonfinite_blocks
+        v[5] = lim.max_reduction_db
+
+
+class CallbackReader:
+    """Reads the callback's counters and log from any thread or process, without locks."""
+
+    def __init__(self, arrays: CallbackArrays) -> None:
+        self._counters = arrays.counters
+        self._time = arrays.time
+        self._stream_frame = arrays.stream_frame
+        self._render_s = arrays.render_s
+
     @property
     def underruns(self) -> int:
-        """Callbacks after the first audio that found the ring short and played zeros."""
+        """Callbacks that missed their deadline or saw the device underflow."""
         return int(self._counters[UNDERRUNS])
 
     @property
@@ -128,18 +164,18 @@ class AudioCallback:
 
     @property
     def frames(self) -> int:
-        """Frames delivered to the device so far (audio and zeros)."""
+        """Frames delivered to the device so far: the stream's sample clock."""
         return int(self._counters[FRAMES])
-
-    @property
-    def started(self) -> bool:
-        """Whether a callback has delivered frames from the ring yet (pre-roll is over)."""
-        return self._started
 
     def counts(self) -> dict[str, int]:
         """Every counter by name (underruns, blocks, frames and sounddevice's status flags)."""
         values = self._counters.copy()
         return {name: int(v) for name, v in zip(COUNTER_NAMES, values)}
+
+    def xruns(self) -> int:
+        """The device's own xrun flags, all kinds together."""
+        counts = self.counts()
+        return sum(counts[name] for name in XRUN_NAMES)
 
     def log(self) -> CallbackLog:
         """The timing log of the last ``max_blocks_log`` callbacks, copied without a lock.
@@ -151,12 +187,7 @@ class AudioCallback:
         first = max(0, written - cap)
         block = np.arange(first, written, dtype=np.int64)
         idx = block % cap
-        fields = (self._time[idx], self._stream_frame[idx], self._ring_frame[idx], self._ring_frames[idx])
+        fields = (self._time[idx], self._stream_frame[idx], self._render_s[idx])
         safe_from = max(first, int(self._counters[BLOCKS]) - cap + 1)
         skip = min(safe_from - first, written - first)
         return CallbackLog(block[skip:], *(f[skip:] for f in fields))
-
-    def reset(self) -> None:
-        """Zero the counters and the log and start a new pre-roll. Only while the stream is stopped."""
-        self._counters.fill(0)
-        self._started = False

@@ -3,9 +3,12 @@
 The config is the ``[[effects]]`` array of tables, one ``EffectSpec`` each. ``EffectsChain``
 builds and checks every effect once (parameter names, values, channel count), so a bad config
 fails at start and not on stage. Every number must be in its sane range: for built-ins the table
-in ``effect_ranges.py``, for VST3 plug-ins the plug-in's own. The render thread calls ``process``
-and ``reset`` (panic, or a block that came out NaN); control threads call ``set_param``, which
-validates at once and queues the change for the start of the next block.
+in ``effect_ranges.py``, for VST3 plug-ins the plug-in's own.
+
+Live there are two copies of the chain built from the same specs: the audio process's, which the
+mixer runs (``process``, ``reset``, ``apply_encoded``), and the engine's, which only validates
+changes and encodes them as numbers for the command ring (``encode``). In one process (offline,
+tests) ``set_param`` validates at once and queues the change for the start of the next block.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ class EffectsChain:
     """Effects in series on [frames, channels] float32 blocks, with thread-safe run-time params.
 
     Build it before the stream starts (it loads plug-ins and runs a short zero block through
-    each). Only the render thread may call ``process``; any thread may call ``set_param``,
+    each). Only the mixer may call ``process``; any thread may call ``set_param``,
     ``apply``, ``describe`` and ``names``.
     """
 
@@ -170,6 +173,8 @@ class EffectsChain:
         self._effects: dict[str, _Effect] = {s.name: self._build(s) for s in specs}
         self._board = pedalboard.Pedalboard([e.plugin for e in self._effects.values() if e.spec.enabled])
         self._pending: collections.deque[tuple[_Effect, str, Any]] = collections.deque()
+        self._by_index = list(self._effects.values())
+        self.prepare(4096)
         self._layout = np.zeros((channels, channels + 1), np.float32)  # a non-square block (see reset)
         if len(self._board):  # a first non-square block fixes the layout pedalboard assumes later
             self._board.process(np.zeros((channels, _PROBE_FRAMES), np.float32), sample_rate, reset=False)
@@ -186,7 +191,7 @@ class EffectsChain:
         return tuple(self._effects)
 
     def describe(self) -> dict[str, dict[str, ParamValue]]:
-        """Current parameter values per effect, as applied by the render thread. Any thread."""
+        """Current parameter values per effect, as this copy holds them. Any thread."""
         return {name: dict(e.values) for name, e in self._effects.items()}
 
     def set_param(self, effect: str, param: str, value: ParamValue) -> None:
@@ -201,11 +206,66 @@ class EffectsChain:
             value = self._validated(e, param, value, None)
         self._pending.append((e, param, value))  # deque.append is atomic: no lock shared with process
 
+    def encode(self, effect: str, param: str, value: ParamValue) -> tuple[int, int, float]:
+        """Validate a change (ConfigError if bad), set it on this chain, and return it as numbers
+        for the audio process's copy (``apply_encoded``): effect index, parameter index, value.
+
+        Enum members travel by number, VST3 choices by their index in the plug-in's list, bools
+        as 0/1. For the engine's copy of the chain, which validates and never processes audio;
+        one control thread at a time.
+        """
+        e = self._effects.get(effect)
+        if e is None:
+            raise ConfigError(f"no effect named {effect!r}; effects: {', '.join(self._effects) or '(none)'}")
+        if e.vst3 is None:
+            with self._shadow_lock:
+                value = self._validated(e, param, value, self._shadows[e.spec.type])
+        else:
+            value = self._validated(e, param, value, None)
+        if isinstance(value, bool):
+            number = 1.0 if value else 0.0
+        elif isinstance(value, str):  # a VST3 choice
+            assert e.vst3 is not None
+            number = float(list(e.vst3[param].valid_values).index(value))
+        elif hasattr(type(value), "__members__"):  # a pybind11 enum
+            number = float(int(value))
+        else:
+            number = float(value)
+        setattr(e.plugin, param, value)  # this copy never processes audio: it follows at once (describe())
+        e.values[param] = self._read(e, param)
+        return list(self._effects).index(effect), e.params.index(param), number
+
+    def apply_encoded(self, effect: int, param: int, number: float) -> None:
+        """Apply a change made by ``encode`` (on the engine's copy of this chain). The mixer only."""
+        e = self._by_index[effect]
+        name = e.params[param]
+        if e.vst3 is not None:
+            meta = e.vst3[name]
+            value: Any = bool(number) if meta.type is bool else (
+                meta.valid_values[int(number)] if meta.type is str else float(number))
+        else:
+            current = getattr(e.plugin, name)
+            members = getattr(type(current), "__members__", None)
+            if members is not None:
+                value = next(m for m in members.values() if int(m) == int(number))
+            elif isinstance(current, bool):
+                value = bool(number)
+            else:
+                value = float(number)
+        setattr(e.plugin, name, value)
+        e.values[name] = self._read(e, name)
+
+    def prepare(self, max_frames: int) -> None:
+        """Preallocate the planar and interleaved buffers ``process`` uses for blocks up to ``max_frames``."""
+        self._planar = np.zeros((self.channels, max_frames), np.float32)
+        self._interleaved = np.zeros((max_frames, self.channels), np.float32)
+
     def process(self, block: np.ndarray) -> np.ndarray:
         """Run float32 [frames, channels] through the enabled effects; returns the same shape.
 
         Applies queued parameter changes first. State carries over between calls (``reset=False``),
-        so any chunking gives the same output. Render thread only.
+        so any chunking gives the same output. The mixer only. Our buffers are preallocated
+        (``prepare``); pedalboard returns each block in an array of its own, which we copy out.
         """
         if self._pending:
             self._apply_pending()
@@ -218,14 +278,21 @@ class EffectsChain:
         if frames < self.channels:
             raise ValueError(f"effects need blocks of at least {self.channels} frames, got {frames}: "
                              "pedalboard would take the frames for channels")
-        out = self._board.process(block.T, float(self.sample_rate), reset=False)  # (C, N) -> (C, n <= N)
-        if out.shape[1] < frames:  # a plug-in held samples back: keep the stream length
-            out = np.concatenate((np.zeros((self.channels, frames - out.shape[1]), np.float32), out), axis=1)
-        return np.ascontiguousarray(out.T)  # (N, C)
+        if frames > self._planar.shape[1]:
+            self.prepare(frames)
+        planar = self._planar[:, :frames]
+        np.copyto(planar, block.T)
+        out = self._board.process(planar, float(self.sample_rate), reset=False)  # (C, N) -> (C, n <= N)
+        result = self._interleaved[:frames]
+        held = frames - out.shape[1]
+        if held > 0:  # a plug-in held samples back: keep the stream length
+            result[:held] = 0.0
+        np.copyto(result[held:], out.T)
+        return result
 
     def reset(self) -> None:
         """Clear every effect's internal state: delay lines, reverb tails, filter memories (and any
-        NaN they hold). Parameters stay. Render thread only."""
+        NaN they hold). Parameters stay. The mixer only."""
         if len(self._board):
             self._board.reset()  # this also forgets the channel layout: tell it again with silence
             self._board.process(self._layout, float(self.sample_rate), reset=False)

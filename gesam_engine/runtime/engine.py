@@ -2,11 +2,14 @@
 
 Every public method may be called from any control thread (OSC, MIDI, web, CLI). A trigger
 never waits for the model: it plays the exact point's sound when ready, else the nearest ready
-sound (the built-in bake guarantees there is one). The model runs on the generator thread,
-voices, effects and the safety limiter on the render thread, and the audio callback only copies
-from the ring. A small watch thread turns what the render thread counted (a NaN block from the
-effects, a broken effect) into "alert" events for the listeners, so nothing on the audio path
-ever reports by itself.
+sound. The model runs on the generator thread here; voices, effects and the safety limiter run
+in the audio process's callback (``audio_child.py``), which this process feeds through shared
+memory (``audio_link.py``): a command ring and a pool of sounds. A trigger may carry a time
+(``at``, perf_counter seconds: an OSC bundle's time tag, a MIDI timestamp); it then lands on the
+sample the stream plays at that time plus a fixed latency. A small watch thread keeps the
+sample clock, turns what the mixer counted (a NaN block from the effects, a broken effect) into
+"alert" events, and reports the audio process's health once a second as an "audio" event, so
+nothing on the audio path ever reports by itself.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from gesam_engine.maps.map_bake import weights_id
 from gesam_engine.maps.maps_file import MAPS_JSON, MapsFile, read_maps_file
 from gesam_engine.peak_memory import peak_rss_mb
 from gesam_engine.runtime.audio_process import AudioOutput
-from gesam_engine.runtime.builtin_bake import load_or_make_bake
+from gesam_engine.runtime.mixer import MixerSpec
+from gesam_engine.runtime.shared_audio import RT_PRIORITY, AudioLayout
+from gesam_engine.runtime.builtin_bake import bake_into_cache, start_builtin_bake
 from gesam_engine.runtime.shipped_bake import BakedGrid
 from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
@@ -40,12 +45,15 @@ from gesam_engine.runtime.generator import Generator
 from gesam_engine.runtime.kits import Kit
 from gesam_engine.runtime.metrics import trigger_latencies
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
-from gesam_engine.runtime.renderer import Renderer, SetGain, TriggerRecord
+from gesam_engine.runtime.renderer import MAX_GAIN
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
-from gesam_engine.runtime.voices import PlaySound, VoicePool
+from gesam_engine.runtime.trigger_log import TriggerRecord
+from gesam_engine.runtime.voices import release_slots
 
 Listener = Callable[[str, dict[str, Any]], None]
-WATCH_INTERVAL_S = 0.2  # how often the watch thread looks at the render thread's counters
+WATCH_INTERVAL_S = 0.2  # how often the watch thread looks at the mixer's counters
+AUDIO_REPORT_S = 1.0  # how often (at most) an "audio" event reports underruns, xruns and render time
+SOUND_MARGIN = 1.01  # a pool slot holds a sound this much longer than the model's, resampled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,18 +93,20 @@ class Engine:
         self.cache_dir = cache_dir
         self.progress = progress
         self.generator = Generator(model, self.cache, self.sample_rate, self.config.generator, on_ready=self._ready)
-        self.voices = VoicePool(self.config.voices, self.sample_rate, self.channels, max_block=self.blocksize)
+        # the engine's copy of the chain validates changes and encodes them; the audio process runs its own
         self.effects = EffectsChain(self.config.effects, self.sample_rate, self.channels) if self.config.effects else None
+        self._gain = self.config.engine.gain
+        voices = self.config.voices
+        layout = AudioLayout(self.sample_rate, self.blocksize, self.channels,
+                             voice_slots=voices.voices + release_slots(voices.voices), sound_slots=out.sound_slots,
+                             slot_len=math.ceil(model.n_samples * self.sample_rate / model.sample_rate * SOUND_MARGIN) + 64)
+        self.timed_latency_frames = out.timed_latency_frames()
         self.output: AudioOutput | FileOutput
         if output_file is not None:
-            self.output = FileOutput(output_file, self.sample_rate, self.blocksize, self.channels, realtime=realtime)
+            self.output = FileOutput(output_file, layout, self._mixer_spec, self.timed_latency_frames, realtime=realtime)
         else:
-            self.output = AudioOutput(out.device, self.sample_rate, self.blocksize, self.channels,
+            self.output = AudioOutput(out.device, layout, self._mixer_spec, self.timed_latency_frames,
                                       reopen_interval_s=out.reopen_interval_s, on_change=self._output_changed)
-        self.renderer = Renderer(self.voices, self.channels, self.blocksize, self.output.ring, self.effects,
-                                 lookahead_blocks=out.lookahead_blocks, next_callback=self.output.next_callback,
-                                 margin_s=out.render_margin_ms / 1000.0,
-                                 underruns=lambda: self.output.underruns, limiter=self.config.limiter)
         self._lock = threading.Lock()
         self._cursor = (0.5, 0.5)
         self._bend = 0.0
@@ -116,30 +126,52 @@ class Engine:
         self._watch_stop = threading.Event()
         self._watch_thread: threading.Thread | None = None
         self._seen = {"nonfinite_blocks": 0, "effect_errors": 0}  # render counters already reported
+        self._audio_reported: tuple[Any, ...] | None = None
+        self._latency_reported: dict[str, float] | None = None
+        self._fx_changed: set[tuple[str, str]] = set()  # effect parameters changed since start
+        self._audio_report_at = 0.0
+
+    def _mixer_spec(self) -> MixerSpec:
+        """What a new audio process builds: voices, limiter, the effects with their values now, the gain."""
+        effects: tuple[dict[str, Any], ...] = ()
+        if self.effects is not None:
+            values = self.effects.describe()
+            effects = tuple({"name": s.name, "type": s.type, "path": s.path, "enabled": s.enabled,
+                             "params": {k: v for k, v in values[s.name].items()
+                                        if k in s.params or (s.name, k) in self._fx_changed}}
+                            for s in self.config.effects)
+        return MixerSpec(self.config.voices, self.config.limiter, effects, self._gain)
 
     # ---- life cycle ------------------------------------------------------------------------
     def start(self) -> "Engine":
-        """Bake (or load the bake), start the generator, render thread and output. Owner thread."""
-        sys.setswitchinterval(0.0005)  # hand the GIL over quickly: the render thread must not wait 5 ms
+        """Open the shipped bake (else load or make the built-in one), then start the generator and
+        what plays. Owner thread."""
+        sys.setswitchinterval(0.0005)  # hand the GIL over quickly: OSC and MIDI threads must not wait 5 ms behind torch
         c = self.config
-        points, waves = load_or_make_bake(self.model, c.cache.bake_grid, self.sample_rate,
-                                          c.generator.griffin_lim_iters, self.cache_dir, progress=self.progress)
-        for p, w in zip(points, waves):
-            self.cache.put((float(p[0]), float(p[1])), w, pinned=True)
-        # one sound made before the output opens: torch's first pass and the codec's compiled phase
-        # reconstruction (numba, seconds the first time) are paid here, not by the first trigger
-        self.model.render(np.array([[0.5, 0.5]]), iters=c.generator.griffin_lim_iters)
         self._open_shipped_bake()
+        bake_live = False
+        if self.grid is not None:  # its cells are the ready sounds (no built-in bake): the start points' now
+            for xy in [self._cursor, *(pad.xy for pad in self._pads)]:
+                self.grid.fill(self.cache, xy, pinned=True)
+        elif isinstance(self.output, FileOutput):  # a bounce is scripted: its first trigger must sound
+            bake_into_cache(self.model, self.cache, c.cache.bake_grid, self.sample_rate, c.generator.griffin_lim_iters,
+                            self.cache_dir, progress=self.progress)
+        else:  # live: start-up does not wait for it; until it is ready a trigger plays the nearest ready sound
+            bake_live = True
         self._open_maps()
-        self.generator.start()
-        self.renderer.start()
+        # the generator's first act is the cursor's sound: torch's first pass, the codec's compiled phase
+        # code and the loudness code's imports (~1 s) are paid on its thread, never by a trigger
+        self.generator.start(warm_up=self._cursor)
+        if bake_live:  # until the bake is made nothing else is ready: wait for that one sound, not the bake
+            self.generator.wait_warm_up(timeout=120.0)
+            start_builtin_bake(self.generator, c.cache.bake_grid, c.generator.griffin_lim_iters, self.cache_dir,
+                               report=lambda message: self._emit("bake", {"message": message}))
         self.output.open()
         self._watch_stop.clear()
         self._watch_thread = threading.Thread(target=self._watch, name="gesam-watch", daemon=True)
         self._watch_thread.start()
         gc.freeze()  # start-up objects (model, bake) leave the collector's view: shorter pauses while playing
         self.started = True
-        self.gain(c.engine.gain)
         return self
 
     def _open_shipped_bake(self) -> None:
@@ -169,9 +201,8 @@ class Engine:
             self._watch_thread = None
         self.generator.stop()
         try:
-            self.renderer.stop()
-        finally:
             self.output.close()
+        finally:
             self.started = False
 
     def __enter__(self) -> "Engine":
@@ -182,7 +213,9 @@ class Engine:
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event, data)`` for 'ready' (a point's sound), 'output' (device changes),
-        'bake', 'maps', and 'alert' (``{"source": "effects", "message": ...}``: see ``check_render``)."""
+        'bake', 'maps', 'alert' (``{"source": "effects", "message": ...}``: see ``check_render``),
+        'audio' (``audio_state()``, once a second when it changes) and 'latency' (``latency()``,
+        when the output opens)."""
         self._listeners.append(listener)
 
     def _emit(self, event: str, data: dict[str, Any]) -> None:
@@ -200,16 +233,59 @@ class Engine:
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(WATCH_INTERVAL_S):
+            self.output.sync_clock()
             self.check_render()
+            self._report_audio()
+            if self.output.state == "running":
+                latency = self.latency()
+                if latency != self._latency_reported:  # the output opened (again): tell DAWs what to compensate
+                    self._latency_reported = latency
+                    self._emit("latency", latency)
+
+    def audio_state(self) -> dict[str, Any]:
+        """The audio process's health: underruns, xruns, render time per block (ms) and its CPU share."""
+        counts = self.output.reader.counts()
+        render = LatencyStats.of(list(self.output.log().render_s * 1000.0))
+        cpu = self.output.cpu_share
+        return {"underruns": counts["underruns"], "xruns": self.output.reader.xruns(),
+                "late_blocks": counts["late_blocks"],
+                "render_ms": {"median": render.median, "p99": render.p99, "max": render.max},
+                "cpu_share": None if cpu is None else round(cpu, 4), "block_ms": 1000.0 * self.blocksize / self.sample_rate,
+                "realtime_priority": int(self.output.shared.control[RT_PRIORITY])}
+
+    def _report_audio(self) -> None:
+        """An "audio" event once a second, when underruns, xruns or the render time changed."""
+        now = time.monotonic()
+        if now - self._audio_report_at < AUDIO_REPORT_S:
+            return
+        self._audio_report_at = now
+        state = self.audio_state()
+        key = (state["underruns"], state["xruns"], round(state["render_ms"]["p99"] or 0.0, 1))
+        if key != self._audio_reported:
+            self._audio_reported = key
+            self._emit("audio", state)
+
+    def latency(self) -> dict[str, float]:
+        """What a DAW or the Max patch needs to compensate, in ms: the device's output latency as
+        PortAudio reports it, the block (an untimed trigger waits at most one), the safety limiter's
+        look-ahead, the fixed latency of timed triggers, and the totals from trigger to the device."""
+        output_ms = 1000.0 * self.output.output_latency_s
+        block_ms = 1000.0 * self.blocksize / self.sample_rate
+        limiter_ms = 1000.0 * self.config.limiter.latency_frames(self.sample_rate) / self.sample_rate
+        timed_ms = 1000.0 * self.timed_latency_frames / self.sample_rate
+        r = 3
+        return {"output_ms": round(output_ms, r), "block_ms": round(block_ms, r), "limiter_ms": round(limiter_ms, r),
+                "timed_ms": round(timed_ms, r), "trigger_ms": round(block_ms + limiter_ms + output_ms, r),
+                "timed_trigger_ms": round(timed_ms + limiter_ms + output_ms, r)}
 
     def check_render(self) -> list[str]:
-        """Report, as "alert" events, what the render thread counted since the last check: blocks
+        """Report, as "alert" events, what the mixer counted since the last check: blocks
         that came out NaN/inf (silenced, effects reset) and effects that raised (played dry).
-        Returns the messages. The watch thread calls it; never the render thread or the callback."""
-        r = self.renderer
+        Returns the messages. The watch thread calls it; never the audio process."""
+        counters = self.output.render_counters()
         messages = []
         with self._lock:
-            nonfinite, broken = r.nonfinite_blocks, r.effect_errors
+            nonfinite, broken = counters["nonfinite_blocks"], counters["effect_errors"]
             new_nonfinite, self._seen["nonfinite_blocks"] = nonfinite - self._seen["nonfinite_blocks"], nonfinite
             new_broken, self._seen["effect_errors"] = broken - self._seen["effect_errors"], broken
         if new_nonfinite > 0:
@@ -218,7 +294,7 @@ class Engine:
                             "Check the effect settings (metrics: render.nonfinite_blocks)")
         if new_broken > 0:
             messages.append(f"the effects chain failed in {new_broken} block(s) ({broken} in all) and was bypassed "
-                            f"for them: {r.last_error!r}")
+                            "for them (the audio process's stderr has no more; check the effect settings)")
         for message in messages:
             self._emit("alert", {"source": "effects", "message": message})
         return messages
@@ -264,29 +340,32 @@ class Engine:
             raise GesamError("no sound is ready yet (the engine is still starting)")
         return hit, False
 
-    def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int) -> TriggerInfo:
+    def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int,
+              at: float | None) -> TriggerInfo:
         arrival = time.perf_counter()
         velocity = min(max(_finite("velocity", velocity), 0.0), 1.0)
+        if at is not None:
+            _finite("trigger time", at)
         hit, exact = self._ready_sound(xy)
         info = TriggerInfo(next(self._ids), xy, hit.xy, exact, math.dist(xy, hit.xy))
-        cmd = PlaySound(hit.wave, velocity=velocity, gain=gain, rate=rate, choke=choke,
-                        arrival=arrival, trigger_id=info.trigger_id)
-        if not self.renderer.submit(cmd):
-            raise GesamError("the render queue is full; the trigger was dropped")
+        if not self.output.play(hit.wave, velocity=velocity, gain=gain, rate=rate, choke=choke, arrival=arrival,
+                                trigger_id=info.trigger_id, at=at):
+            raise GesamError("the command ring to the audio process is full; the trigger was dropped")
         with self._lock:
             self._triggers[info.trigger_id] = info
             if len(self._triggers) > 10000:
                 self._triggers.pop(next(iter(self._triggers)))
         return info
 
-    def trigger(self, velocity: float = 1.0, semitones: float = 0.0) -> TriggerInfo:
+    def trigger(self, velocity: float = 1.0, semitones: float = 0.0, at: float | None = None) -> TriggerInfo:
         """Play the cursor's sound now (the nearest ready one until the exact point is ready),
-        ``semitones`` plus the pitch bend away from its pitch."""
+        ``semitones`` plus the pitch bend away from its pitch; at ``at`` (perf_counter s) plus the
+        timed latency when given."""
         semitones = _finite("pitch", semitones)
         if not -48 <= semitones <= 48:
             raise ConfigError(f"pitch must be in -48..48 semitones, got {semitones}")
         total = min(max(semitones + self._bend, -48.0), 48.0)
-        return self._play(self._cursor, velocity, 2.0 ** (total / 12.0), 1.0, -1)
+        return self._play(self._cursor, velocity, 2.0 ** (total / 12.0), 1.0, -1, at)
 
     def bend(self, semitones: float) -> None:
         """Pitch bend for cursor play, in semitones (-48..48); pads keep their own pitch."""
@@ -295,11 +374,13 @@ class Engine:
             raise ConfigError(f"pitch bend must be in -48..48 semitones, got {semitones}")
         self._bend = value
 
-    def play(self, x: float, y: float, velocity: float = 1.0) -> TriggerInfo:
+    def play(self, x: float, y: float, velocity: float = 1.0, at: float | None = None) -> TriggerInfo:
         """Move and play in one step."""
         _finite("velocity", velocity)  # refused before the move: a bad play changes nothing
+        if at is not None:
+            _finite("trigger time", at)
         self.move(x, y)
-        return self.trigger(velocity)
+        return self.trigger(velocity, at=at)
 
     def pad(self, n: int) -> Pad:
         """Pad ``n``'s settings."""
@@ -340,12 +421,12 @@ class Engine:
         for n, pad in enumerate(kit.pads):
             self.generator.request(f"pad{n}", pad.xy)
 
-    def trigger_pad(self, n: int, velocity: float = 1.0) -> TriggerInfo:
-        """Play pad ``n`` with its pitch, level and choke group."""
+    def trigger_pad(self, n: int, velocity: float = 1.0, at: float | None = None) -> TriggerInfo:
+        """Play pad ``n`` with its pitch, level and choke group (timed when ``at`` is given)."""
         pad = self.pad(n)
-        return self._play(pad.xy, velocity, pad.rate, pad.gain, pad.choke)
+        return self._play(pad.xy, velocity, pad.rate, pad.gain, pad.choke, at)
 
-    def note(self, note: int, velocity: int) -> TriggerInfo | None:
+    def note(self, note: int, velocity: int, at: float | None = None) -> TriggerInfo | None:
         """A MIDI note-on: pad notes play pads, other notes play the cursor pitched from root_note."""
         if not isinstance(note, int) or not 0 <= note <= 127:
             raise ConfigError(f"note must be an integer in 0..127, got {note!r}")
@@ -355,28 +436,34 @@ class Engine:
             return None  # note-off as note-on with velocity 0: one-shots ring out
         e = self.config.engine
         if e.first_pad_note <= note < e.first_pad_note + len(self._pads):
-            return self.trigger_pad(note - e.first_pad_note, velocity / 127)
+            return self.trigger_pad(note - e.first_pad_note, velocity / 127, at)
         semitones = min(max(float(note - e.root_note), -48.0), 48.0)  # the pitch range ends at 4 octaves
-        return self.trigger(velocity / 127, semitones)
+        return self.trigger(velocity / 127, semitones, at)
 
     def gain(self, value: float) -> None:
         """Output gain (linear 0..4), ramped over a block."""
         g = _finite("gain", value)
-        if not 0 <= g <= 4:
-            raise ConfigError(f"gain must be in 0..4, got {value}")
-        self.renderer.submit(SetGain(g))
+        if not 0 <= g <= MAX_GAIN:
+            raise ConfigError(f"gain must be in 0..{MAX_GAIN:g}, got {value}")
+        if not self.output.set_gain(g):
+            raise GesamError("the command ring to the audio process is full; the gain change was dropped")
+        self._gain = g
 
     def panic(self) -> None:
         """Silence everything within a few ms: voices and effect tails (every effect is reset).
-        Never dropped, even when the render queue is full."""
-        self.renderer.panic()
+        Never dropped, even when the command ring is full."""
+        self.output.panic()
 
     def set_effect(self, effect: str, param: str, value: Any) -> None:
         """Set an effect parameter; unknown names and values out of the parameter's range are a
         ConfigError saying what is valid. The safety limiter is not an effect: nothing here reaches it."""
         if self.effects is None:
             raise ConfigError("no effects are configured; add [[effects]] tables to the engine config")
-        self.effects.set_param(effect, param, value)
+        with self._lock:  # encode and send in one order, so the audio process ends where this copy does
+            ei, pi, number = self.effects.encode(effect, param, value)
+            self._fx_changed.add((effect, param))
+            if not self.output.set_param(ei, pi, number):
+                raise GesamError("the command ring to the audio process is full; the effect change was dropped")
 
     def render(self, x: float, y: float, timeout: float = 60.0) -> np.ndarray:
         """The exact sound at a point (float32 [L] at the output rate), made by the generator."""
@@ -389,45 +476,51 @@ class Engine:
         return True
 
     # ---- state and metrics -------------------------------------------------------------------
+    def active_voices(self) -> int:
+        """Voices sounding in the audio process now (playing or releasing)."""
+        return int(np.count_nonzero(self.output.shared.holders >= 0))
+
     def is_ready(self, xy: tuple[float, float] | None = None) -> bool:
         """Whether the exact sound of ``xy`` (default: the cursor) is ready."""
         return (xy or self._cursor) in self.cache
 
     def _collect_latencies(self) -> None:
-        records = self._undelivered + self.renderer.trigger_records()
-        if not records or self.renderer.ring_origin is None:
+        records = self._undelivered + self.output.trigger_records()
+        if not records:
             return
         log = self.output.log()
-        origin_block, origin_frame = self.renderer.ring_origin
-        lat = trigger_latencies(records, log, self.blocksize, self.sample_rate, (origin_block, origin_frame))
+        lat = trigger_latencies(records, log, self.blocksize, self.sample_rate)
         self._latencies_ms += [t.ms for t in lat]
         self._latencies_blocks += [t.blocks for t in lat]
-        # rendered but not yet taken by the callback: measured on a later call, not lost
-        taken = int(log.ring_frame[-1] + log.ring_frames[-1]) if log.block.size else origin_frame
-        self._undelivered = [r for r in records if r.block_index >= origin_block
-                             and origin_frame + (r.block_index - origin_block) * self.blocksize >= taken][-4096:]
+        # rendered later than the log reaches: measured on a later call, not lost
+        played = int(log.stream_frame[-1]) + self.blocksize if log.block.size else 0
+        self._undelivered = [r for r in records if not r.timed and r.frame >= played][-4096:]
 
     def metrics(self) -> dict[str, Any]:
-        """Trigger latency (ms and blocks), generation time, output counters, cache, voices, memory."""
+        """Trigger latency (ms and blocks), generation time, output counters, render time, latency, memory."""
         self._collect_latencies()
         gen = self.generator
+        out = self.output
         return {
             "trigger_latency_ms": LatencyStats.of(self._latencies_ms).to_dict(),
             "trigger_latency_blocks": LatencyStats.of(self._latencies_blocks).to_dict(),
             "generation_ready_ms": LatencyStats.of(list(gen.ready_ms)).to_dict(),
             "generated": gen.generated, "prefetched": gen.prefetched, "generator_errors": gen.errors,
-            "output": self.output.status(),
+            "output": out.status(),
+            "audio": self.audio_state(),
+            "latency": self.latency(),
             "cache": self.cache.stats(),
-            "voices_active": self.voices.active(),
-            "render": self.renderer.counters(),
-            "limiter": self.renderer.limiter.stats(),
+            "voices_active": self.active_voices(),
+            "render": {"dropped": 0, **out.render_counters()},
+            "limiter": {**self.config.limiter.stats(self.sample_rate), **out.limiter_stats()},
+            "sample_clock": {"synced": out.clock.offset is not None, "resyncs": out.clock.resyncs},
+            "sound_pool": {"slots": out.pool.slots, "writes": out.pool.writes},
             "rss_mb": peak_rss_mb(),  # the peak so far; None where the platform cannot tell
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
-            "render_margin_ms": 1000.0 * self.renderer.margin_s,
+            "render_margin_ms": 0.0,  # kept for old readers: the mixer renders inside the callback, no margin
         }
 
     def state(self) -> dict[str, Any]:
         """Cursor, readiness, output state: what /gesam/state reports."""
-        output = self.output.status()
-        return {"cursor": self._cursor, "ready": self.is_ready(), "output": output["state"],
-                "underruns": output["underruns"], "pending": self.generator.pending()}
+        return {"cursor": self._cursor, "ready": self.is_ready(), "output": self.output.state,
+                "underruns": self.output.underruns, "pending": self.generator.pending()}

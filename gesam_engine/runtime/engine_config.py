@@ -29,17 +29,25 @@ class OutputConfig:
     sample_rate: int = 48000
     blocksize: int = 256
     channels: int = 2
-    lookahead_blocks: int = 1
-    render_margin_ms: float = 1.0
     reopen_interval_s: float = 2.0
+    timed_latency_ms: float = 0.0  # timed triggers land this long after their time; 0 = auto (see below)
+    sound_slots: int = 256  # sounds the audio process can hold at once (shared memory)
 
     def __post_init__(self) -> None:
         check(8000 <= self.sample_rate <= 192000, f"output.sample_rate must be in 8000..192000, got {self.sample_rate}")
         check(16 <= self.blocksize <= 8192, f"output.blocksize must be in 16..8192, got {self.blocksize}")
         check(self.channels in (1, 2), f"output.channels must be 1 or 2, got {self.channels}")
-        check(1 <= self.lookahead_blocks <= 16, f"output.lookahead_blocks must be in 1..16, got {self.lookahead_blocks}")
-        check(0.0 <= self.render_margin_ms <= 100, f"output.render_margin_ms must be in 0..100, got {self.render_margin_ms}")
         check(0.1 <= self.reopen_interval_s <= 60, f"output.reopen_interval_s must be in 0.1..60, got {self.reopen_interval_s}")
+        check(0.0 <= self.timed_latency_ms <= 1000, f"output.timed_latency_ms must be in 0..1000 (0 = auto), "
+              f"got {self.timed_latency_ms}")
+        check(16 <= self.sound_slots <= 4096, f"output.sound_slots must be in 16..4096, got {self.sound_slots}")
+
+    def timed_latency_frames(self) -> int:
+        """The fixed delay from a timed trigger's time to its first sample. Auto: the larger of two
+        blocks and one block + 5 ms, so a trigger handed over a few ms after its time still makes it."""
+        if self.timed_latency_ms > 0:
+            return round(self.timed_latency_ms * self.sample_rate / 1000.0)
+        return max(2 * self.blocksize, self.blocksize + round(0.005 * self.sample_rate))
 
 
 @dataclasses.dataclass(frozen=True)

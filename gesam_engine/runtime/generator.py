@@ -4,6 +4,9 @@ It keeps the model warm on its device, generates exact points on request (the ne
 per slot wins, so a burst of cursor moves costs one generation), batches what is pending,
 decodes to audio at the output rate and puts the result in the sound cache. When idle it
 prefetches points ahead of the cursor's recent path, so the nearest ready sound is near.
+
+Start-up work too long to wait for (the built-in bake) runs as a job (``start_job``) on a thread
+of its own at the generator's niceness; ``stop`` ends the jobs with the generator.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from gesam_engine.runtime.resample import to_rate
 from gesam_engine.runtime.sound_cache import SoundCache
 
 ReadyCallback = Callable[[str, tuple[float, float], float], None]  # slot, point, ms from request to ready
+Job = Callable[[threading.Event], None]  # background start-up work; returns soon after the event is set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,27 +74,71 @@ class Generator:
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._jobs: list[threading.Thread] = []
+        self._jobs_stop = threading.Event()
+        self._warmed = threading.Event()  # the thread is past its warm-up
         self.ready_ms: collections.deque[float] = collections.deque(maxlen=10000)
         self.generated = 0
         self.prefetched = 0
         self.errors = 0
         self.last_error = ""
 
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
+    def start(self, warm_up: tuple[float, float] | None = None) -> None:
+        """Start the thread (idempotent). With ``warm_up``, its first act is that point's sound (kept in
+        the cache): the model's first-call costs (torch's first pass, the codec's compiled phase code,
+        the loudness code's imports: about 1 s) are paid there, not by the caller nor the first request."""
         if self._thread is None:
             self._stop = False
-            self._thread = threading.Thread(target=self._run, name="gesam-generator", daemon=True)
+            self._warmed.clear()
+            self._thread = threading.Thread(target=self._run, args=(warm_up,), name="gesam-generator", daemon=True)
             self._thread.start()
 
+    def wait_warm_up(self, timeout: float | None = None) -> bool:
+        """Wait until the thread is past its warm-up (``start(warm_up=...)``: made, or failed and
+        counted in ``errors``); False when ``timeout`` seconds passed first."""
+        return self._warmed.wait(timeout)
+
     def stop(self) -> None:
-        """Stop the thread and wait for it."""
+        """Stop the thread and the jobs, and wait for them."""
+        self._jobs_stop.set()
         with self._cond:
             self._stop = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        for job in self._jobs:
+            job.join(timeout=30)
+        self._jobs = [job for job in self._jobs if job.is_alive()]
+        if not self._jobs:  # ready for jobs of a next start
+            self._jobs_stop.clear()
+
+    def start_job(self, name: str, job: Job) -> None:
+        """Run ``job(stopping)`` on a thread named ``name`` at the generator's niceness, so the caller
+        does not wait for it; ``stop()`` sets ``stopping`` and waits. An exception it raises is
+        counted in ``errors``/``last_error``."""
+        thread = threading.Thread(target=self._run_job, args=(job,), name=name, daemon=True)
+        self._jobs.append(thread)
+        thread.start()
+
+    def jobs_running(self) -> int:
+        """Jobs (``start_job``) not finished yet."""
+        return sum(job.is_alive() for job in self._jobs)
+
+    def _run_job(self, job: Job) -> None:
+        self._lower_priority()
+        try:
+            job(self._jobs_stop)
+        except Exception as exc:  # a failed job must not take the engine down; it is counted
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _lower_priority(self) -> None:
+        """Audio comes first: this thread yields the CPU to the audio process and the control threads."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.nice)
+        except (AttributeError, OSError):
+            pass
 
     def request(self, slot: str, xy: tuple[float, float]) -> None:
         """Make the sound of ``xy`` ready for ``slot`` ('cursor', 'pad3', ...); newest request per slot wins."""
@@ -146,13 +194,13 @@ class Generator:
         waves = self.model.render(np.array(points), iters=self.config.griffin_lim_iters)
         return [to_rate(w, self.model.sample_rate, self.output_rate) for w in waves]
 
-    def _run(self) -> None:
+    def _run(self, warm_up: tuple[float, float] | None) -> None:
         threads = self.config.threads or (1 if self.model.device.type == "cpu" else torch.get_num_threads())
         torch.set_num_threads(threads)
-        try:  # audio comes first: the model yields the CPU to the render thread and the output process
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.nice)
-        except (AttributeError, OSError):
-            pass
+        self._lower_priority()
+        if warm_up is not None:
+            self._warm_up(warm_up)
+        self._warmed.set()
         while True:
             with self._cond:
                 while not (self._stop or self._pending or self._renders):
@@ -180,6 +228,16 @@ class Generator:
                 for _, future in renders:
                     if not future.done():
                         future.set_exception(exc)
+
+    def _warm_up(self, xy: tuple[float, float]) -> None:
+        try:
+            (wave,) = self._make([xy])
+        except Exception as exc:  # counted like any generation error; the thread goes on
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return
+        if xy not in self.cache:
+            self.cache.put(xy, wave)
 
     def _serve(
         self,

@@ -15,7 +15,7 @@ NaN or infinity. How:
 
 Every step is per sample from absolute frame numbers (the release runs as a cumulative maximum
 in the log domain), so any block size gives bit-identical output. ``process`` allocates nothing:
-preallocated buffers, strided views and ``out=`` arguments. Render thread only.
+preallocated buffers, strided views and ``out=`` arguments. The mixer only.
 """
 
 from __future__ import annotations
@@ -62,6 +62,16 @@ class LimiterConfig:
               f"limiter.release_ms must be in 1..1000, got {self.release_ms}")
 
 
+    def latency_frames(self, sample_rate: int) -> int:
+        """Frames of delay the limiter adds at ``sample_rate`` (its look-ahead, at least the interpolator's reach)."""
+        return max(round(self.lookahead_ms * sample_rate / 1000.0), 2 * _AFTER)
+
+    def stats(self, sample_rate: int) -> dict[str, float]:
+        """The settings, JSON-ready (the counters come from the mixer)."""
+        return {"ceiling_db": self.ceiling_db, "lookahead_ms": self.lookahead_ms, "release_ms": self.release_ms,
+                "latency_ms": 1000.0 * self.latency_frames(sample_rate) / sample_rate}
+
+
 def interpolator() -> np.ndarray:
     """Float32 [4, 24]: row 0 picks x[i]; rows 1-3 estimate x at i+0.25, i+0.5, i+0.75 from
     x[i-11] .. x[i+12] (Kaiser-windowed sinc, beta 8, each row summing to 1)."""
@@ -80,8 +90,8 @@ def interpolator() -> np.ndarray:
 class SafetyLimiter:
     """Limits float32 [n, channels] blocks in place (n <= max_block); ``latency`` frames of delay.
 
-    ``process`` and ``reset`` are for the render thread only; the counters may be read from any
-    thread (plain numbers, written by the render thread).
+    ``process`` and ``reset`` are for the mixer only; the counters may be read from any
+    thread (plain numbers, written by the mixer).
     """
 
     def __init__(self, config: LimiterConfig, sample_rate: int, channels: int, max_block: int) -> None:
@@ -94,7 +104,7 @@ class SafetyLimiter:
         self._threshold = np.float32(10.0 ** ((config.ceiling_db - _MARGIN_DB) / 20.0))
         self._log_threshold = math.log(float(self._threshold))
         self._clip = np.nextafter(np.float32(self.ceiling), np.float32(0.0))  # strictly below the ceiling
-        L = max(round(config.lookahead_ms * sample_rate / 1000.0), 2 * _AFTER)
+        L = config.latency_frames(sample_rate)
         self.latency = L  # frames of delay between input and output
         self._look = La = L - _AFTER  # how far ahead of a sample its gain is decided
         self._keep = K = L + _AFTER  # input frames carried over between blocks

@@ -1,11 +1,11 @@
-"""Latency figures from what the renderer and the callback recorded (metrics thread; never audio).
+"""Latency figures from what the mixer and the callback recorded (metrics thread; never audio).
 
 A trigger's latency is the time from its arrival (``PlaySound.arrival``, ``time.perf_counter``)
-to the start of the audio callback that copied the sound's first sample into ``outdata``.
-The renderer says which block the first sample is in (``TriggerRecord.block_index``); the
-block's ring frame follows from ``Renderer.ring_origin``; the callback log says which
-callback took that ring frame and when it ran. The design budget is one block plus 1 ms.
-The figures are summarised by ``gesam_engine.latency_stats.LatencyStats``, as OSC's and MIDI's are.
+to the start of the audio callback that rendered the sound's first sample into ``outdata``.
+The mixer records the output frame the sound starts on (``TriggerRecord.frame``); the callback
+log says which callback began at which frame, and when. The design budget is one block plus
+1 ms. Timed triggers (time tags, MIDI timestamps) are left out: their latency is chosen. The
+figures are summarised by ``gesam_engine.latency_stats.LatencyStats``, as OSC's and MIDI's are.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from gesam_engine.runtime.callback import CallbackLog
-from gesam_engine.runtime.renderer import TriggerRecord
+from gesam_engine.runtime.trigger_log import TriggerRecord
 
 
 class TriggerLatency(NamedTuple):
-    """One trigger's latency: to the callback that delivered its first sample."""
+    """One trigger's latency: to the callback that rendered its first sample."""
 
     trigger_id: int
     ms: float  # arrival -> start of that callback
@@ -27,33 +27,23 @@ class TriggerLatency(NamedTuple):
     offset_ms: float  # where the first sample sits inside that callback's buffer, in ms
 
 
-def trigger_latencies(
-    records: Sequence[TriggerRecord],
-    log: CallbackLog,
-    block_size: int,
-    sample_rate: int,
-    ring_origin: tuple[int, int] = (0, 0),
-) -> list[TriggerLatency]:
-    """Latency of every trigger whose first sample the callback log shows as delivered.
+def trigger_latencies(records: Sequence[TriggerRecord], log: CallbackLog, block_size: int,
+                      sample_rate: int) -> list[TriggerLatency]:
+    """Latency of every untimed trigger whose first sample the callback log shows as played.
 
-    records: from ``Renderer.trigger_records()``; log: from ``AudioCallback.log()``;
-    ring_origin: ``Renderer.ring_origin``, i.e. (block index, ring frame) when the live thread
-    started, so block b starts at ring frame ``origin_frame + (b - origin_block) * block_size``.
-    The lookahead (how long a block waits in the ring) is part of the measured time. Triggers
-    not yet delivered, rendered before the origin, or older than the log are left out.
+    records: from the trigger log; log: from ``CallbackReader.log()``. Triggers not yet played,
+    timed ones, or ones older than the log are left out.
     """
-    origin_block, origin_frame = ring_origin
-    ring_end = log.ring_frame + log.ring_frames
+    starts = log.stream_frame
     block_ms = 1000.0 * block_size / sample_rate
     out: list[TriggerLatency] = []
     for rec in records:
-        if rec.block_index < origin_block:
+        if rec.timed:
             continue
-        frame = origin_frame + (rec.block_index - origin_block) * block_size
-        j = int(np.searchsorted(ring_end, frame, side="right"))
-        if j >= ring_end.shape[0] or log.ring_frame[j] > frame:
+        j = int(np.searchsorted(starts, rec.frame, side="right")) - 1
+        if j < 0 or j + 1 >= starts.shape[0] and rec.frame >= starts[j] + block_size:
             continue
         ms = 1000.0 * (float(log.time[j]) - rec.arrival)
-        offset_ms = 1000.0 * float(frame - log.ring_frame[j]) / sample_rate
+        offset_ms = 1000.0 * float(rec.frame - starts[j]) / sample_rate
         out.append(TriggerLatency(rec.trigger_id, ms, ms / block_ms, offset_ms))
     return out

@@ -1,51 +1,51 @@
-"""The render thread: commands -> voices -> effects -> output gain -> safety limiter -> ring buffer.
+"""The mixer: commands -> voices -> effects -> output gain -> safety limiter, one block at a time.
 
-The engine talks to the render thread through one bounded queue of ``RenderCommand``s: a
-``PlaySound`` (``voices.py``) or a ``SetGain``; a ``StopAll`` never queues (``panic()``).
-Effect parameters do not pass through here: ``EffectsChain.set_param`` validates them on the
-control thread and queues them for its next ``process``.
+It runs inside the audio process's callback (``callback.py``), so the mixer owns the audio clock
+and never shares an interpreter lock with torch. Commands come from a ``CommandSource``: live,
+the shared-memory command ring (``command_ring.py``, decoded by ``mixer.RingCommands``);
+offline and in tests, ``LocalCommands`` (``Renderer.submit``). A command is a ``PlaySound``
+(``voices.py``), a ``SetGain`` or a ``SetParam`` (an effect parameter, already validated by
+the engine). One code path for live playing and for offline bouncing: ``render_block``.
 
-One code path for live playing and for offline bouncing: ``render_block`` drains the command
-queue, renders the voices into a preallocated mix, runs the effects chain, applies the output
-gain, and passes the block through the always-on safety limiter (``limiter.py``), which also
-turns a block holding NaN or infinity into silence (the effects are then reset). Live, a daemon
-thread calls it whenever the ring holds less than ``lookahead_blocks`` blocks; offline,
-``render_offline`` calls it directly.
+A play with ``at_frame`` >= 0 (a timed trigger: an OSC bundle's time tag, a MIDI timestamp)
+starts on exactly that output frame: it waits in a small heap until its block, then starts
+inside it. One whose frame has passed starts at once and is counted as late.
 
 Two rules keep a bad moment from turning into a bad minute:
-- A panic (``panic()`` or a StopAll) never waits in the bounded queue: it is a counter that
-  ``render_block`` checks first. It fades everything out over ``PANIC_FADE_MS``, drops the plays
-  queued before it, then stops every voice and resets every effect (tails included).
-- Live, a trigger older than ``stale_after_s`` when the render thread gets to it (the device was
-  gone, the thread was starved) is dropped and counted, so they do not all start in one block.
+- A panic never waits behind other commands: the source reports it out of band (a counter
+  and the sequence number it cuts at). The mix fades out over ``PANIC_FADE_MS``, the plays
+  queued before it (timed ones included) are dropped, then every voice stops and every effect
+  is reset (tails included).
+- Live, an untimed trigger older than ``stale_after_s`` when the mixer gets to it (the device
+  was gone, the ring filled up) is dropped and counted, so they do not all start in one block.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import heapq
 import math
-import queue
 import threading
-import time
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from gesam_engine.runtime.limiter import LimiterConfig, SafetyLimiter
-from gesam_engine.runtime.ring_buffer import AudioRing
 from gesam_engine.runtime.trigger_log import TriggerLog, TriggerRecord
 from gesam_engine.runtime.voices import PlaySound, VoicePool
 
-__all__ = ["Effects", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "PlaySound", "RenderCommand", "Renderer", "SetGain",
-           "StopAll", "TriggerRecord"]
+__all__ = ["CommandSource", "Effects", "LocalCommands", "MAX_GAIN", "PANIC_FADE_MS", "QUEUE_SIZE", "PlaySound",
+           "RENDER_COUNTERS", "RenderCommand", "Renderer", "SetGain", "SetParam", "StopAll", "TriggerRecord"]
 
 QUEUE_SIZE = 1024
 MAX_GAIN = 4.0
+MAX_PENDING = 4096  # timed plays waiting for their block
 PANIC_FADE_MS = 5.0  # a panic fades the whole output out over this long, then resets everything
-STALE_MARGIN_S = 0.030  # slack on top of (lookahead_blocks + 2) blocks before a trigger is stale (a busy
-# machine can stall the render thread for tens of ms; a device that is gone stalls it for seconds)
-# render counters (indices into Renderer._counters)
-REJECTED, EFFECT_ERRORS, NONFINITE, STALE, PANICS, PANIC_DROPPED = range(6)
+STALE_S = 0.5  # live: an untimed trigger this late is dropped (a device that is gone stalls for seconds)
+RENDER_COUNTERS = ("rejected", "effect_errors", "nonfinite_blocks", "stale_dropped", "panics", "panic_dropped",
+                   "timed", "timed_late")
+REJECTED, EFFECT_ERRORS, NONFINITE, STALE, PANICS, PANIC_DROPPED, TIMED, TIMED_LATE = range(len(RENDER_COUNTERS))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,11 +61,20 @@ class SetGain:
     gain: float
 
 
-RenderCommand = PlaySound | StopAll | SetGain
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetParam:
+    """An effect parameter change, encoded by ``EffectsChain.encode`` (effect and parameter by index)."""
+
+    effect: int
+    param: int
+    value: float
+
+
+RenderCommand = PlaySound | StopAll | SetGain | SetParam
 
 
 class Effects(Protocol):
-    """What the renderer needs from an effects chain; both methods are called on the render thread."""
+    """What the renderer needs from an effects chain; both methods are called by the mixer."""
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Process float32 [n, channels]; return float32 [n, channels] (may be the same array)."""
@@ -76,12 +85,70 @@ class Effects(Protocol):
         ...
 
 
-class Renderer:
-    """Renders blocks of float32 [block_size, channels] from queued commands.
+class CommandSource(Protocol):
+    """Where the mixer's commands come from (the shared ring live, ``LocalCommands`` offline)."""
 
-    ``submit`` and ``panic`` may be called from any thread; ``render_block`` and ``render_offline`` from one
-    thread at a time and never while the live thread runs; ``start``/``stop`` from the thread
-    that owns the renderer; ``trigger_records`` and the counters from a metrics thread.
+    def next(self) -> tuple[int, RenderCommand] | None:
+        """The oldest waiting command and its sequence number (None: nothing waits)."""
+        ...
+
+    def release(self) -> None:
+        """The command ``next`` returned has been acted on (its sound may be reused after this)."""
+        ...
+
+    def panic_request(self) -> tuple[int, int]:
+        """(panics asked so far, sequence number before which queued plays are dropped)."""
+        ...
+
+
+class LocalCommands:
+    """An in-process command source: a bounded deque and a panic counter. ``submit`` and ``panic``
+    from any thread; ``next``/``release``/``panic_request`` from the mixer."""
+
+    def __init__(self, size: int = QUEUE_SIZE) -> None:
+        self.size = size
+        self._queue: collections.deque[tuple[int, RenderCommand]] = collections.deque()
+        self._lock = threading.Lock()  # submitting threads only; never taken by the mixer
+        self._seq = 0
+        self._panics = 0
+        self._cutoff = 0
+        self.dropped = 0
+
+    def submit(self, cmd: RenderCommand) -> bool:
+        """Queue ``cmd``; False (and one more ``dropped``) when ``size`` commands already wait."""
+        with self._lock:
+            if len(self._queue) >= self.size:
+                self.dropped += 1
+                return False
+            self._queue.append((self._seq, cmd))  # deque.append/popleft are atomic
+            self._seq += 1
+            return True
+
+    def panic(self) -> None:
+        """Ask for a panic that drops everything submitted before it."""
+        with self._lock:
+            self._cutoff = self._seq
+            self._panics += 1
+
+    def next(self) -> tuple[int, RenderCommand] | None:
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return None
+
+    def release(self) -> None:
+        pass
+
+    def panic_request(self) -> tuple[int, int]:
+        return self._panics, self._cutoff
+
+
+class Renderer:
+    """Renders blocks of float32 [n <= block_size, channels] from a command source.
+
+    ``submit`` and ``panic`` (a LocalCommands source only) from any thread; ``render_block`` and
+    ``render_offline`` from the mixer's thread; the counters and ``trigger_records`` from a
+    metrics thread. ``counters`` (int64 [len(RENDER_COUNTERS)]) and ``records`` may be shared memory.
     """
 
     def __init__(
@@ -89,138 +156,101 @@ class Renderer:
         voices: VoicePool,
         channels: int,
         block_size: int,
-        ring: AudioRing | None,
         effects: Effects | None = None,
-        lookahead_blocks: int = 1,
-        max_records: int = 4096,
-        next_callback: Callable[[], float | None] | None = None,
-        margin_s: float = 0.001,
-        underruns: Callable[[], int] | None = None,
         limiter: LimiterConfig | None = None,
+        source: CommandSource | None = None,
+        counters: np.ndarray | None = None,
+        records: TriggerLog | None = None,
+        stale_after_s: float = STALE_S,
+        gain: float = 1.0,
     ) -> None:
         if channels != voices.channels:
             raise ValueError(f"channels ({channels}) must match the voice pool's ({voices.channels})")
         if not 1 <= block_size <= voices.max_block:
             raise ValueError(f"block_size must be in 1..{voices.max_block} (the pool's max_block), got {block_size}")
-        if lookahead_blocks < 1:
-            raise ValueError(f"lookahead_blocks must be >= 1, got {lookahead_blocks}")
-        if ring is not None and (ring.channels != channels or ring.capacity < lookahead_blocks * block_size):
-            raise ValueError(
-                f"ring must have {channels} channels and hold >= {lookahead_blocks * block_size} frames "
-                f"(lookahead_blocks * block_size), got {ring.channels} channels, {ring.capacity} frames"
-            )
         self.voices = voices
         self.channels = channels
         self.block_size = block_size
         self.sample_rate = voices.sample_rate
-        self.ring = ring
         self.effects = effects
-        self.lookahead_blocks = lookahead_blocks
-        # Late rendering: ``next_callback()`` predicts (perf_counter s) when the consumer next takes
-        # a block; the live thread then renders each block ``margin_s`` before it is taken, so a
-        # trigger waits at most one block plus the margin. None = render as soon as there is room.
-        self.next_callback = next_callback
-        self.margin_s = margin_s
-        # Each underrun the consumer reports (``underruns()``) doubles the margin, up to one block:
-        # a click is worse than a millisecond of latency. ``margin_s`` shows where it settled.
-        self.underruns = underruns
-        self.block_index = 0  # index of the next block render_block produces
-        self.ring_origin: tuple[int, int] | None = None  # (block_index, ring frame) at start()
+        self.source: CommandSource = source if source is not None else LocalCommands()
+        self.block_index = 0  # blocks rendered so far
         self.last_error: BaseException | None = None
         self.limiter = SafetyLimiter(limiter or LimiterConfig(), self.sample_rate, channels, block_size)
-        # live only: a PlaySound waiting longer than this is dropped (see render_block's ``now``)
-        self.stale_after_s = (lookahead_blocks + 2) * block_size / self.sample_rate + STALE_MARGIN_S
-
-        self._queue: queue.Queue[RenderCommand] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.stale_after_s = stale_after_s
         self._mix = np.zeros((block_size, channels), dtype=np.float32)
         self._block = np.zeros((block_size, channels), dtype=np.float32)
-        self._unit_ramp = (np.arange(1, block_size + 1, dtype=np.float64) / block_size).astype(np.float32)
+        self._steps = np.arange(1, block_size + 1, dtype=np.float32)  # 1, 2, ..., block_size
         self._gain_ramp = np.empty(block_size, dtype=np.float32)
-        self._gain = 1.0
-        self._target_gain = 1.0
-
-        self._records = TriggerLog(max_records)
-
-        self._dropped = 0
-        self._lock = threading.Lock()  # submit() and panic() run on several threads; never the render thread
-        self._counters = np.zeros(6, dtype=np.int64)  # see REJECTED .. PANIC_DROPPED
-        self._panics_asked = 0  # written under _lock by panic(); read by the render thread
-        self._panic_time = 0.0  # perf_counter() of the newest panic() call
-        self._panics_done = 0  # render thread only
-        self._panic_cutoff: float | None = None  # plays that arrived before this are dropped
+        self._gain = self._target_gain = float(gain)  # a new audio process starts at the engine's gain
+        self._records = records if records is not None else TriggerLog(4096)
+        if counters is not None and (counters.shape != (len(RENDER_COUNTERS),) or counters.dtype != np.int64):
+            raise ValueError(f"counters must be int64 ({len(RENDER_COUNTERS)},), got {counters.dtype} {counters.shape}")
+        self._counters = np.zeros(len(RENDER_COUNTERS), np.int64) if counters is None else counters
+        self._pending: list[tuple[int, int, PlaySound]] = []  # heap of (frame, seq, play): timed plays
+        self._panics_done, self._cutoff = self.source.panic_request()  # panics before we started are not ours
         self._fade_n = max(1, round(PANIC_FADE_MS * self.sample_rate / 1000.0))
         self._fade = (1.0 - np.arange(1, self._fade_n + 1, dtype=np.float64) / self._fade_n).astype(np.float32)
         self._fade_left = 0  # frames of the panic fade still to play
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._thread_error: BaseException | None = None
 
     # ---- any thread ----------------------------------------------------------------------
     def submit(self, cmd: RenderCommand) -> bool:
-        """Queue a command without blocking; False (and one more ``dropped``) if the queue is full.
-
-        A StopAll never queues: it is ``panic()``, which cannot be refused."""
+        """Queue a command on the local source; False when its queue is full. A StopAll is ``panic()``."""
         if isinstance(cmd, StopAll):
             self.panic()
             return True
-        try:
-            self._queue.put_nowait(cmd)
-            return True
-        except queue.Full:
-            with self._lock:
-                self._dropped += 1
-            return False
+        if not isinstance(self.source, LocalCommands):
+            raise TypeError("submit() needs a LocalCommands source; live commands go through the command ring")
+        return self.source.submit(cmd)
 
     def panic(self) -> None:
-        """Ask for a panic at the next block, outside the bounded queue, so it is never dropped.
-
-        The next ``render_block`` fades the output out over PANIC_FADE_MS, drops the plays queued
-        before this call, then frees every voice and resets every effect. Any thread.
-        """
-        with self._lock:
-            self._panic_time = time.perf_counter()
-            self._panics_asked += 1
+        """Ask for a panic at the next block (local source): never dropped, never queued behind plays."""
+        if not isinstance(self.source, LocalCommands):
+            raise TypeError("panic() needs a LocalCommands source; live panics go through the shared control slots")
+        self.source.panic()
 
     @property
     def dropped(self) -> int:
-        """Commands refused by ``submit`` because the queue was full."""
-        return self._dropped
+        """Commands refused by ``submit`` because the local queue was full."""
+        return self.source.dropped if isinstance(self.source, LocalCommands) else 0
+
+    def _count(self, i: int) -> int:
+        return int(self._counters[i])
 
     @property
     def rejected(self) -> int:
-        """Commands the render thread could not apply (bad values, not a render command)."""
-        return int(self._counters[REJECTED])
+        """Commands the mixer could not apply (bad values, not a render command, too many timed)."""
+        return self._count(REJECTED)
 
     @property
     def effect_errors(self) -> int:
         """Blocks whose effects chain raised or returned a wrong shape (played dry instead)."""
-        return int(self._counters[EFFECT_ERRORS])
+        return self._count(EFFECT_ERRORS)
 
     @property
     def nonfinite_blocks(self) -> int:
         """Blocks that held NaN or infinity after the effects and gain: played as silence, effects reset."""
-        return int(self._counters[NONFINITE])
+        return self._count(NONFINITE)
 
     @property
     def stale_dropped(self) -> int:
-        """Triggers dropped because they waited longer than ``stale_after_s`` (live only)."""
-        return int(self._counters[STALE])
+        """Untimed triggers dropped because they waited longer than ``stale_after_s`` (live only)."""
+        return self._count(STALE)
 
     @property
     def panics(self) -> int:
         """Panics carried out."""
-        return int(self._counters[PANICS])
+        return self._count(PANICS)
 
     @property
     def panic_dropped(self) -> int:
-        """Triggers dropped because a panic came after them while they were queued."""
-        return int(self._counters[PANIC_DROPPED])
+        """Triggers dropped because a panic came after them while they were queued or waiting."""
+        return self._count(PANIC_DROPPED)
 
     def counters(self) -> dict[str, int]:
         """Every render counter by name, JSON-ready. Any thread."""
-        return {"dropped": self.dropped, "rejected": self.rejected, "effect_errors": self.effect_errors,
-                "nonfinite_blocks": self.nonfinite_blocks, "stale_dropped": self.stale_dropped,
-                "panics": self.panics, "panic_dropped": self.panic_dropped}
+        values = self._counters.copy()
+        return {"dropped": self.dropped, **{name: int(v) for name, v in zip(RENDER_COUNTERS, values)}}
 
     @property
     def gain(self) -> float:
@@ -228,37 +258,44 @@ class Renderer:
         return self._gain
 
     @property
-    def running(self) -> bool:
-        """Whether the live render thread is running."""
-        return self._thread is not None and self._thread.is_alive()
+    def frame(self) -> int:
+        """Absolute output frame of the next rendered sample."""
+        return self.voices.frame
 
-    # ---- render thread -------------------------------------------------------------------
+    # ---- the mixer's thread ----------------------------------------------------------------
     def render_block(self, out: np.ndarray | None = None, now: float | None = None) -> np.ndarray:
-        """Apply queued commands, render one block and return it: float32 [block_size, channels].
+        """Apply waiting commands, render the next block and return it: float32 [n, channels].
 
-        The returned array is a preallocated buffer overwritten by the next call (or ``out``
-        when given). A PlaySound queued before this call starts at this block's first frame (and
-        is heard ``limiter.latency`` frames later). ``now`` (time.perf_counter() seconds; the live
-        thread passes it) drops PlaySounds that arrived more than ``stale_after_s`` before it;
-        offline (None) every trigger plays. Render thread only.
+        n is ``len(out)`` when ``out`` is given (1..block_size; the block is written there), else
+        block_size (the returned array is a preallocated buffer overwritten by the next call). An
+        untimed play waiting before this call starts at this block's first frame, a timed one at
+        its frame; both are heard ``limiter.latency`` frames later. ``now`` (time.perf_counter()
+        seconds; live) drops untimed plays older than ``stale_after_s``; offline (None) every
+        trigger plays.
         """
-        if self._panics_asked != self._panics_done:  # first, and whatever the queue holds
-            self._start_panic()
+        n = self.block_size if out is None else int(out.shape[0])
+        if not 1 <= n <= self.block_size:
+            raise ValueError(f"a block must have 1..{self.block_size} frames, got {n}")
+        asked, cutoff = self.source.panic_request()
+        if asked != self._panics_done:  # first, and whatever waits
+            self._start_panic(asked, cutoff)
         if self._fade_left == 0:  # during a panic's fade, commands wait (at most PANIC_FADE_MS)
             self._drain(now)
+            self._start_due(n)
 
-        self.voices.render(self._mix)
-        block = self._block
-        processed = self._mix
+        mix = self._mix[:n]
+        self.voices.render(mix)
+        block = self._block[:n]
+        processed = mix
         if self.effects is not None:
             try:
-                processed = self.effects.process(self._mix)
-                if processed.shape != self._mix.shape:
-                    raise ValueError(f"effects returned shape {processed.shape}, expected {self._mix.shape}")
+                processed = self.effects.process(mix)
+                if processed.shape != mix.shape:
+                    raise ValueError(f"effects returned shape {processed.shape}, expected {mix.shape}")
             except Exception as exc:  # a broken effect must not stop the audio: play dry, count it
                 self._counters[EFFECT_ERRORS] += 1
                 self.last_error = exc
-                processed = self._mix
+                processed = mix
         np.copyto(block, processed, casting="same_kind")
 
         g0, g1 = self._gain, self._target_gain
@@ -266,8 +303,8 @@ class Renderer:
             if g0 != 1.0:
                 np.multiply(block, np.float32(g0), out=block)
         else:  # linear ramp reaching the new gain on the block's last sample
-            ramp = self._gain_ramp
-            np.multiply(self._unit_ramp, np.float32(g1 - g0), out=ramp)
+            ramp = self._gain_ramp[:n]
+            np.multiply(self._steps[:n], np.float32((g1 - g0) / n), out=ramp)
             np.add(ramp, np.float32(g0), out=ramp)
             for c in range(self.channels):  # per channel: a broadcast multiply would allocate
                 np.multiply(block[:, c], ramp, out=block[:, c])
@@ -284,28 +321,52 @@ class Renderer:
         return block
 
     def _drain(self, now: float | None) -> None:
-        """Apply every queued command, dropping plays queued before a panic and (live) stale ones."""
-        cutoff, self._panic_cutoff = self._panic_cutoff, None
+        """Apply every waiting command, dropping plays queued before a panic and (live) stale ones."""
         stale_before = None if now is None else now - self.stale_after_s
         while True:
-            try:
-                cmd = self._queue.get_nowait()
-            except queue.Empty:
+            item = self.source.next()
+            if item is None:
                 break
+            seq, cmd = item
             if isinstance(cmd, PlaySound):
-                if cutoff is not None and cmd.arrival <= cutoff:
+                if seq < self._cutoff:
                     self._counters[PANIC_DROPPED] += 1
-                    continue
-                if stale_before is not None and 0.0 < cmd.arrival < stale_before:  # arrival 0 = untimed
+                elif cmd.at_frame >= 0:
+                    self._schedule(seq, cmd)
+                elif stale_before is not None and 0.0 < cmd.arrival < stale_before:  # arrival 0 = unstamped
                     self._counters[STALE] += 1
-                    continue
-            self._apply(cmd)
+                else:
+                    self._apply(cmd)
+            else:
+                self._apply(cmd)
+            self.source.release()
 
-    def _start_panic(self) -> None:
-        """Release every voice and start the output fade; plays queued before the panic are dropped."""
-        self._panics_done = self._panics_asked
-        self._panic_cutoff = self._panic_time
+    def _schedule(self, seq: int, cmd: PlaySound) -> None:
+        """Keep a timed play until its block (``_start_due``); refuse one past MAX_PENDING."""
+        self._counters[TIMED] += 1
+        if len(self._pending) >= MAX_PENDING:
+            self._counters[REJECTED] += 1
+            self.last_error = RuntimeError(f"more than {MAX_PENDING} timed triggers are waiting")
+            return
+        heapq.heappush(self._pending, (cmd.at_frame, seq, cmd))
+
+    def _start_due(self, n: int) -> None:
+        """Start the timed plays whose frame falls before the end of the next ``n`` frames."""
+        t = self.voices.frame
+        pending = self._pending
+        while pending and pending[0][0] < t + n:
+            frame, _, cmd = heapq.heappop(pending)
+            if frame < t:
+                self._counters[TIMED_LATE] += 1
+            self._apply(cmd, max(frame, t))
+
+    def _start_panic(self, asked: int, cutoff: int) -> None:
+        """Release every voice and start the output fade; plays queued or waiting before it are dropped."""
+        self._panics_done = asked
+        self._cutoff = max(self._cutoff, cutoff)
         self._counters[PANICS] += 1
+        self._counters[PANIC_DROPPED] += len(self._pending)
+        self._pending.clear()
         self.voices.stop_all()
         if self._fade_left == 0:  # a panic during the fade lets it finish: no jump back up
             self._fade_left = self._fade_n
@@ -333,17 +394,23 @@ class Renderer:
             self._counters[EFFECT_ERRORS] += 1
             self.last_error = exc
 
-    def _apply(self, cmd: RenderCommand) -> None:
-        """Apply one command between two blocks; count (never raise) the ones that cannot be applied."""
+    def _apply(self, cmd: RenderCommand, at: int | None = None) -> None:
+        """Apply one command before the next block; count (never raise) the ones that cannot be applied."""
         try:
             if isinstance(cmd, PlaySound):
-                self.voices.start(cmd)
-                self._records.add(cmd.trigger_id, cmd.arrival, self.block_index)
+                start = self.voices.frame if at is None else at
+                self.voices.start(cmd, at=start)
+                self._records.add(cmd.trigger_id, cmd.arrival, start, cmd.at_frame >= 0)
             elif isinstance(cmd, SetGain):
                 gain = float(cmd.gain)
                 if not (math.isfinite(gain) and 0.0 <= gain <= MAX_GAIN):
                     raise ValueError(f"gain must be in 0..{MAX_GAIN}, got {cmd.gain}")
                 self._target_gain = gain
+            elif isinstance(cmd, SetParam):
+                apply = getattr(self.effects, "apply_encoded", None)
+                if apply is None:
+                    raise ValueError("an effect parameter change came, but there is no effects chain")
+                apply(cmd.effect, cmd.param, cmd.value)
             else:  # StopAll never gets here: submit() turns it into panic()
                 raise TypeError(f"not a render command: {type(cmd).__name__}")
         except Exception as exc:
@@ -353,76 +420,13 @@ class Renderer:
     def render_offline(self, n_blocks: int) -> np.ndarray:
         """Render ``n_blocks`` blocks now (for bouncing and tests): float32 [n_blocks*block_size, channels].
 
-        Same code path as live. Not while the live thread runs (raises RuntimeError).
+        Same code path as live.
         """
-        if self.running:
-            raise RuntimeError("render_offline cannot run while the live render thread is running; stop() it first")
         bs = self.block_size
         audio = np.empty((n_blocks * bs, self.channels), dtype=np.float32)
         for b in range(n_blocks):
             self.render_block(out=audio[b * bs : (b + 1) * bs])
         return audio
-
-    # ---- live thread ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the daemon render thread that keeps ``ring`` filled to ``lookahead_blocks`` blocks.
-
-        Records ``ring_origin`` = (block_index, ring.written): block b's first frame is ring frame
-        ``ring_origin[1] + (b - ring_origin[0]) * block_size``. Owner thread.
-        """
-        if self.ring is None:
-            raise RuntimeError("the live render thread needs a ring buffer; this Renderer has ring=None")
-        if self.running:
-            raise RuntimeError("the render thread is already running")
-        self._stop.clear()
-        self._thread_error = None
-        self.ring_origin = (self.block_index, self.ring.written)
-        self._thread = threading.Thread(target=self._run, name="gesam-render", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop and join the render thread; re-raises (as RuntimeError) an error that ended it. Owner thread."""
-        thread = self._thread
-        if thread is None:
-            return
-        self._stop.set()
-        thread.join(timeout)
-        if thread.is_alive():
-            raise RuntimeError(f"the render thread did not stop within {timeout} s")
-        self._thread = None
-        if self._thread_error is not None:
-            raise RuntimeError(f"the render thread failed: {self._thread_error!r}") from self._thread_error
-
-    def _run(self) -> None:
-        ring = self.ring
-        assert ring is not None
-        bs = self.block_size
-        target = self.lookahead_blocks * bs
-        nap = bs / self.sample_rate / 4.0
-        period = bs / self.sample_rate
-        seen_underruns = self.underruns() if self.underruns is not None else 0
-        try:
-            while not self._stop.is_set():
-                if self.underruns is not None:
-                    count = self.underruns()
-                    if count > seen_underruns:
-                        seen_underruns = count
-                        self.margin_s = min(max(2 * self.margin_s, 0.001), period)
-                available = ring.available()
-                if ring.free() >= bs and available < target:
-                    due = self.next_callback() if self.next_callback is not None else None
-                    if due is not None:  # the block rendered now is taken after the ones waiting
-                        wake = due + (available // bs) * period - self.margin_s
-                        wait = wake - time.perf_counter()
-                        if wait > 0:
-                            time.sleep(min(wait, nap))
-                            continue
-                    ring.write(self.render_block(now=time.perf_counter()))
-                else:
-                    time.sleep(nap)
-        except Exception as exc:  # reported by stop(); the callback then counts underruns
-            self._thread_error = exc
-            self.last_error = exc
 
     # ---- metrics thread ------------------------------------------------------------------
     @property

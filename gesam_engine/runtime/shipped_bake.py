@@ -4,7 +4,8 @@ read lazily from its memmap.
 A 200 x 200 bake is gigabytes of audio, so nothing is loaded up front: when the cursor enters
 a grid cell whose sound is not cached yet, that one sound is read, converted to float32 at the
 output rate and put in the sound cache, so the next trigger plays a sound at most half a cell
-away while the exact point is still being generated.
+away while the exact point is still being generated. The engine fills the cursor's and the pads'
+cells at start (pinned), so with a shipped bake a trigger sounds at once and no built-in bake is made.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ class BakedGrid:
         self.points, self.audio, self.grid = points, audio, index.grid
         self.model_rate, self.output_rate = model.sample_rate, output_rate
 
-    def fill(self, cache: SoundCache, xy: tuple[float, float]) -> tuple[float, float]:
-        """Make the sound of ``xy``'s cell ready in ``cache`` (a no-op when it already is); its point."""
+    def fill(self, cache: SoundCache, xy: tuple[float, float], pinned: bool = False) -> tuple[float, float]:
+        """Make the sound of ``xy``'s cell ready in ``cache`` (a no-op when it already is); its point.
+        ``pinned`` keeps it there for good (the start-up sounds, so a trigger is never silent)."""
         i = grid_cell(xy[0], xy[1], self.grid)
         point = (float(self.points[i, 0]), float(self.points[i, 1]))
         if point not in cache:
             wave = to_rate(np.asarray(self.audio[i], dtype=np.float32), self.model_rate, self.output_rate)
-            cache.put(point, wave)
+            cache.put(point, wave, pinned=pinned)
         return point

@@ -25,8 +25,8 @@ _NEVER = np.iinfo(np.int64).max  # release end of a voice that is not releasing
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PlaySound:
-    """Start a voice: what the engine queues for the render thread (``Renderer.submit``) and the
-    pool's ``start`` takes. It carries everything the render thread needs (the sound is already
+    """Start a voice: what the mixer gets (from the command ring, or ``Renderer.submit`` offline) and the
+    pool's ``start`` takes. It carries everything the mixer needs (the sound is already
     resolved and resampled), so rendering never waits on the model, the cache or another thread's
     lock. ``sound`` is mono float32 [L] at the output rate and is never modified."""
 
@@ -38,6 +38,8 @@ class PlaySound:
     pan: float = 0.0  # -1 left .. +1 right (equal-power)
     arrival: float = 0.0  # time.perf_counter() when the trigger reached the engine
     trigger_id: int = 0  # ties the trigger to its latency record
+    at_frame: int = -1  # absolute output frame to start at (a timed trigger); -1 = the next block
+    tag: int = -1  # the sound-pool slot it plays (published per voice, so the slot is not reused)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +99,14 @@ def _count_positions(pos0: float, rate: float, limit: float, inclusive: bool) ->
 class VoicePool:
     """A fixed pool of sample voices rendering into float32 blocks [n, channels], n <= max_block.
 
-    Every method is for the render thread only (nothing here is locked). ``slots`` is
+    Every method is for the mixer only (nothing here is locked). ``slots`` is
     ``config.voices`` plus ``release_slots(config.voices)``: at most ``config.voices`` voices
     are PLAYING; the extra slots let stolen or choked voices fade out while new ones start.
     """
 
-    def __init__(self, config: VoiceConfig, sample_rate: int, channels: int, max_block: int) -> None:
+    def __init__(self, config: VoiceConfig, sample_rate: int, channels: int, max_block: int,
+                 tags: np.ndarray | None = None) -> None:
+        """``tags`` (int64 [slots], e.g. shared memory) receives each voice's ``PlaySound.tag``, -1 when free."""
         if sample_rate < 1:
             raise ValueError(f"sample_rate must be >= 1, got {sample_rate}")
         if channels not in (1, 2):
@@ -131,6 +135,10 @@ class VoicePool:
         self._release_end = np.full(s, _NEVER, dtype=np.int64)
         self._age = np.zeros(s, dtype=np.int64)  # start order: larger is newer
         self._sounds: list[np.ndarray | None] = [None] * s  # references only, never copied
+        if tags is not None and (tags.shape != (s,) or tags.dtype != np.int64):
+            raise ValueError(f"tags must be int64 ({s},), got {tags.dtype} {tags.shape}")
+        self.tags = np.full(s, -1, np.int64) if tags is None else tags
+        self.tags.fill(-1)
         self._counters = np.zeros(2, dtype=np.int64)  # steals, hard cuts
         self._frame = 0  # absolute frame of the next rendered sample
         self._started = 0
@@ -153,8 +161,13 @@ class VoicePool:
     # ---- queries -------------------------------------------------------------------------
     @property
     def frame(self) -> int:
-        """Absolute frame index of the next sample ``render`` writes (render thread)."""
+        """Absolute frame index of the next sample ``render`` writes (mixer)."""
         return self._frame
+
+    @frame.setter
+    def frame(self, value: int) -> None:
+        """Set the clock (only while no voice plays: a new audio process continues the stream's count)."""
+        self._frame = int(value)
 
     @property
     def steals(self) -> int:
@@ -167,17 +180,18 @@ class VoicePool:
         return int(self._counters[1])
 
     def active(self) -> int:
-        """Voices sounding now, playing or releasing (at most ``slots``). Render thread."""
+        """Voices sounding now, playing or releasing (at most ``slots``). The mixer only."""
         return int(np.count_nonzero(self._state))
 
     def playing(self) -> int:
-        """Voices playing and not releasing (at most ``config.voices``). Render thread."""
+        """Voices playing and not releasing (at most ``config.voices``). The mixer only."""
         np.equal(self._state, PLAYING, out=self._mask)
         return int(np.count_nonzero(self._mask))
 
     # ---- commands ------------------------------------------------------------------------
-    def start(self, cmd: PlaySound) -> int:
-        """Start ``cmd.sound`` (mono float32 [L]) at the next rendered frame; return its slot.
+    def start(self, cmd: PlaySound, at: int | None = None) -> int:
+        """Start ``cmd.sound`` (mono float32 [L]) at absolute frame ``at`` (default and at least: the
+        next rendered frame, so a timed start lands inside the next block); return its slot.
 
         ``cmd.velocity`` is clamped to 0..1 and gives gain = velocity**curve, times ``cmd.gain``
         (clamped to 0..4); ``cmd.rate`` > 0 is
@@ -185,12 +199,12 @@ class VoicePool:
         other voices of that group. With every voice busy the oldest playing one is released
         (stolen) and the new one starts at once. Raises ValueError for an unusable command (a
         sound or gain that is not finite among them: nothing non-finite enters the mix).
-        Render thread only.
+        The mixer only.
         """
         sound = cmd.sound
         if not isinstance(sound, np.ndarray) or sound.ndim != 1 or sound.dtype != np.float32 or sound.size < 1:
             raise ValueError("PlaySound.sound must be a non-empty mono float32 array [L]")
-        with np.errstate(over="ignore", invalid="ignore"):  # no warning printed from the render thread
+        with np.errstate(over="ignore", invalid="ignore"):  # no warning printed from the audio callback
             energy = float(np.dot(sound, sound))
         if not math.isfinite(energy):  # NaN, inf, or |x| past ~1e19: never mixed
             raise ValueError("PlaySound.sound must hold finite samples (it has NaN, infinity or absurd values)")
@@ -204,20 +218,21 @@ class VoicePool:
         level = min(max(level, 0.0), 4.0)
         pan = min(max(pan, -1.0), 1.0)
         group = int(cmd.choke)
+        t = self._frame if at is None else max(int(at), self._frame)
 
         if group >= 0:
-            self.choke(group)
+            self.choke(group, t)
         if self.playing() >= self.config.voices:
             np.copyto(self._key, _NEVER)
             np.copyto(self._key, self._age, where=self._mask)  # _mask = PLAYING, from playing()
-            self._release(int(np.argmin(self._key)))
+            self._release(int(np.argmin(self._key)), t)
             self._counters[0] += 1
         v = self._free_slot()
 
         gain = velocity**self.config.velocity_curve * level
         length = sound.shape[0]
-        t = self._frame
         self._sounds[v] = sound
+        self.tags[v] = cmd.tag
         self._pos0[v] = 0.0
         self._rate[v] = rate
         self._gain[v] = gain
@@ -238,36 +253,45 @@ class VoicePool:
         self._age[v] = self._started
         return v
 
-    def choke(self, group: int) -> None:
-        """Release (fade out over release_ms) every playing voice of choke ``group``. Render thread."""
+    def choke(self, group: int, at: int | None = None) -> None:
+        """Release (fade out over release_ms, from frame ``at``, default the next one) every playing
+        voice of choke ``group``. The mixer only."""
         for v in range(self.slots):
             if self._state[v] == PLAYING and self._choke[v] == group:
-                self._release(v)
+                self._release(v, at)
 
     def stop_all(self) -> None:
-        """Panic: release every playing voice; all are silent after release_ms. Render thread."""
+        """Panic: release every playing voice; all are silent after release_ms. The mixer only."""
         for v in range(self.slots):
             if self._state[v] == PLAYING:
                 self._release(v)
 
     def kill_all(self) -> None:
-        """Free every voice at once, playing or releasing (the end of a panic's fade). Render thread."""
+        """Free every voice at once, playing or releasing (the end of a panic's fade). The mixer only."""
         for v in range(self.slots):
             if self._state[v] != FREE:
                 self._free(v)
 
-    def _release(self, v: int) -> None:
-        """Start voice ``v``'s release ramp at the next rendered frame (or free it if release is 0)."""
+    def _release(self, v: int, at: int | None = None) -> None:
+        """Start voice ``v``'s release ramp at frame ``at`` (default the next rendered one); a hard
+        cut when release_ms is 0 (at ``at``: the voice ends there)."""
+        t = self._frame if at is None else max(int(at), self._frame)
         if self._release_n == 0:
-            self._free(v)
+            if t <= self._frame:
+                self._free(v)
+            else:  # a cut inside the next block: the voice plays up to it
+                self._state[v] = RELEASING
+                self._release_start[v] = t
+                self._release_end[v] = t
             return
         self._state[v] = RELEASING
-        self._release_start[v] = self._frame
-        self._release_end[v] = self._frame + self._release_n
+        self._release_start[v] = t
+        self._release_end[v] = t + self._release_n
 
     def _free(self, v: int) -> None:
         self._state[v] = FREE
         self._sounds[v] = None
+        self.tags[v] = -1
         self._release_end[v] = _NEVER
 
     def _free_slot(self) -> int:
@@ -290,7 +314,7 @@ class VoicePool:
 
         Linear interpolation at ``pos0 + rate*k`` (the sample after a sound's end reads as 0),
         fade-in and release ramps per sample from absolute frame numbers, equal-power pan.
-        Voices whose last sample falls in this block become free. Render thread only.
+        Voices whose last sample falls in this block become free. The mixer only.
         """
         n = out.shape[0]
         if n > self.max_block or out.ndim != 2 or out.shape[1] != self.channels:
@@ -303,10 +327,11 @@ class VoicePool:
             sound = self._sounds[v]
             if sound is None:
                 continue
+            begin = max(t, int(self._start[v]))  # a timed voice may start inside the block
             stop = min(int(self._end[v]), int(self._release_end[v]))
-            m = min(n, stop - t)
+            m = min(t + n, stop) - begin
             if m > 0:
-                self._render_voice(v, sound, t, m, out)
+                self._render_voice(v, sound, begin, m, out[begin - t:])
             if stop <= t + n:
                 self._free(v)
         self._frame = t + n
@@ -342,7 +367,7 @@ class VoicePool:
             np.divide(self._tmp64[:j], float(self._fade_n), out=self._env[:j], casting="same_kind")
             np.multiply(a[:j], self._env[:j], out=a[:j])
         rel_end = int(self._release_end[v])
-        if rel_end != _NEVER:  # release gain (rel_end - frame) / release_n, 1 at its first sample
+        if rel_end != _NEVER and self._release_n > 0:  # release gain (rel_end - frame) / release_n, 1 at its first sample
             r0 = max(0, int(self._release_start[v]) - t)
             if r0 < m:
                 d = self._tmp64[r0:m]

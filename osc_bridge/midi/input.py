@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -28,7 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from gesam_engine.errors import ConfigError, GesamError
 from gesam_engine.latency_stats import LatencyStats
-from osc_bridge.commands import Command
+from osc_bridge.commands import TIMED, Command
 from osc_bridge.midi.mailbox import MidiMailbox
 from osc_bridge.midi.map import MidiMapper, MidiMapping
 
@@ -147,6 +148,9 @@ class MidiInput:
     Ports opened through ``connect`` are watched every ``rescan_s`` seconds: one that leaves the
     MIDI system (a controller unplugged, its program closed) is closed, and a matching port
     that (re)appears is opened, each told to ``on_port_change`` with a readable line.
+    ``timed`` (default): a note lands on the sample of the moment its message arrived (stamped in
+    the backend's thread) plus the engine's fixed timed latency, so notes keep their spacing
+    whatever the worker thread's delays; False plays each at the next block as it is handled.
     Call ``start()`` to open the ports and ``close()`` to release them.
     """
 
@@ -154,7 +158,8 @@ class MidiInput:
                  backend: str | None = None, virtual_name: str | None = "gesam_in",
                  connect: Sequence[str] = (), *, client_name: str = "gesam", queue_size: int = 1024,
                  latency_log: int = 4096, on_learned: Callable[[MidiMapping], Any] | None = None,
-                 rescan_s: float = 2.0, on_port_change: Callable[[str], Any] | None = None) -> None:
+                 rescan_s: float = 2.0, on_port_change: Callable[[str], Any] | None = None,
+                 timed: bool = True) -> None:
         if not virtual_name and not connect:
             raise ConfigError("MidiInput needs a virtual port name or at least one port to connect to")
         if queue_size < 1 or latency_log < 1:
@@ -168,6 +173,7 @@ class MidiInput:
         self.on_learned = on_learned
         self.rescan_s = float(rescan_s)
         self.on_port_change = on_port_change
+        self.timed = timed
         self._backend: Any = None
         self._connected: dict[str, Any] = {}  # ports opened through ``connect``, by name
         self._stop = threading.Event()
@@ -330,6 +336,8 @@ class MidiInput:
             if not commands:
                 self.ignored += 1
             for cmd in commands:
+                if self.timed and isinstance(cmd, TIMED):  # the note lands where it was played, not when we got to it
+                    cmd = dataclasses.replace(cmd, at=received_at)
                 try:
                     self.execute(cmd)
                     self.commands += 1

@@ -20,7 +20,7 @@ from pythonosc.parsing import osc_types
 
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
+    Command, FxParam, Gain, Latency, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
     Trigger,
 )
 
@@ -166,6 +166,7 @@ EXPECTS: dict[str, tuple[int, int, str]] = {
     "/gesam/panic": (0, 0, "no arguments"),
     "/gesam/render": (3, 3, "2 numbers and a string (x, y, file name)"),
     "/gesam/ping": (0, 0, "no arguments"),
+    "/gesam/latency": (0, 0, "no arguments"),
     "/gesam/learn": (1, 1, "1 string (x or y)"),
     "/gesam/kit": (1, 1, "1 integer (kit 0..127)"),
 }
@@ -210,6 +211,8 @@ def parse(address: str, args: Sequence[Any], pads: int = DEFAULT_PADS) -> Comman
         return Render(a.num(0, "x"), a.num(1, "y"), _file_name(address, a.text(2, "file name")))
     if pattern == "/gesam/ping":
         return Ping()
+    if pattern == "/gesam/latency":
+        return Latency()
     if pattern == "/gesam/learn":
         target = a.text(0, "target").lower()
         if target not in ("x", "y"):

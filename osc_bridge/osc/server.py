@@ -18,13 +18,17 @@ Every refused message and every malformed datagram is counted and answered on ``
 loop goes on. A message on a reply address (``/gesam/state/*``, ``/gesam/error``, ``/gesam/pong``)
 is only counted (``ignored``), never answered, and a feedback address that is this server's own
 port is refused at start: either would make a reply loop. Engine 'ready' events for the cursor's
-point are sent as ``/gesam/state/ready x y`` and engine 'alert' events as ``/gesam/error`` to the
-last client (or the feedback address).
+point are sent as ``/gesam/state/ready x y``, engine 'alert' events as ``/gesam/error``, and the
+'audio' and 'latency' events as ``/gesam/state/audio`` and ``/gesam/state/latency``, to the last
+client (or the feedback address). A message in a bundle with a time tag that starts a sound
+carries the tag (as ``at``, on the engine's clock): its sound lands on the tag's sample plus the
+engine's fixed timed latency, however late the scheduler thread woke.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import queue
 import selectors
@@ -36,7 +40,8 @@ from typing import Any, Callable
 from gesam_engine.errors import GesamError
 from gesam_engine.latency_stats import LatencyStats
 from osc_bridge.addresses import DEFAULT_HOST, DEFAULT_PORT
-from osc_bridge.commands import Command
+from osc_bridge.commands import TIMED, Command
+from osc_bridge.controller import audio_reply, latency_reply
 from osc_bridge.osc.parse import DEFAULT_PADS, Incoming, OscError, decode_datagram, parse
 from osc_bridge.osc.replies import Replies
 from osc_bridge.osc.reply_policy import ERROR_BURST, ERROR_RATE, is_reply_address, looks_like_reply
@@ -73,6 +78,9 @@ class OscServer:
         engine = getattr(controller, "engine", None)
         self.pads = pads or int(getattr(getattr(getattr(engine, "config", None), "engine", None), "pads", DEFAULT_PADS))
         self.scheduler = Scheduler(max_ahead_s=max_ahead_s, max_scheduled=max_scheduled, max_renders=max_renders)
+        # wall clock (time tags) minus perf_counter (the engine's clock), fixed once so that two tags
+        # 10 ms apart stay exactly 10 ms apart when they become trigger times
+        self.wall_offset = time.time() - time.perf_counter()
         self._sock: socket.socket | None = None
         self._replies = Replies(self._count, error_rate=error_rate, error_burst=error_burst)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -323,8 +331,11 @@ class OscServer:
         """Execute one entry's command; answer its replies, or its refusal on /gesam/error. When
         ``measured``, the time it took since arrival (or since its time tag, when scheduled) is kept."""
         m, src = entry.message, entry.source
+        cmd = entry.cmd
+        if m.timetag is not None and isinstance(cmd, TIMED):  # the sound lands on the tag's sample
+            cmd = dataclasses.replace(cmd, at=m.timetag - self.wall_offset)
         try:
-            replies = self.controller.execute(entry.cmd)
+            replies = self.controller.execute(cmd)
         except GesamError as exc:
             self._count("errors")
             self._error(src, f"{m.address}: {exc}")
@@ -373,6 +384,10 @@ class OscServer:
             return
         if event == "alert":
             self._replies.alert(str(data.get("source", "engine")), str(data.get("message", "")))
+            return
+        if event in ("audio", "latency"):  # the audio process's health; what to compensate
+            reply = audio_reply(data) if event == "audio" else latency_reply(data)
+            self._replies.send(self._replies.last_client, *reply)
             return
         if event != "ready" or data.get("slot") != "cursor":
             return

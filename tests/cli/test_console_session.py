@@ -68,12 +68,12 @@ def test_underruns_are_coalesced_into_at_most_one_line_per_interval() -> None:
     for step in range(1, 201):
         now = step * 0.1
         count += 1
-        line = report.update(count, now, margin_ms=1.0)
+        line = report.update(count, now, render_p99_ms=1.0)
         if line:
             lines.append((now, line))
     assert 4 <= len(lines) <= 5
     assert all(b[0] - a[0] >= 5.0 for a, b in zip(lines, lines[1:]))
-    assert lines[0][1] == "[output] 1 underrun in the last 0 s (total 1); render margin now 1.00 ms"
+    assert lines[0][1] == "[output] 1 underrun in the last 0 s (total 1); the audio process renders a block in 1.00 ms (p99)"
     t_last = lines[-1][0]
     assert report.update(count, t_last + 1.0) is None  # the rest waits for the interval...
     last = report.update(count, t_last + 5.0)  # ...and is said then, once

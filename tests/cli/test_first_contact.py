@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -167,4 +168,6 @@ def test_on_jack_the_start_line_and_devices_name_the_device(jack_server: JackSer
     assert run.returncode == 0, run.stdout
     start = next(line for line in run.stdout.splitlines() if line.startswith("gesam: model"))
     assert "; playing on 'system' (JACK Audio Connection Kit) at 48000 Hz, block 1024" in start, start
+    # what a DAW compensates: block 21.3 + limiter 1.0 + JACK's output latency (one period here)
+    assert re.search(r"; latency to the device (\d+\.\d) ms a trigger, (\d+\.\d) ms timed", start), start
     assert any(line.startswith("played ") for line in run.stdout.splitlines()), run.stdout

@@ -102,16 +102,16 @@ def test_pads_and_notes(engine: Engine, console: Controller) -> None:
 
 def test_gain_panic_and_fx(engine: Engine, console: Controller) -> None:
     assert run_line(console, "gain 0.5") is None
-    wait_for(lambda: engine.renderer.gain == 0.5)
+    wait_for(lambda: engine.output.gain == 0.5)
     assert run_line(console, "gain 1") is None
-    wait_for(lambda: engine.renderer.gain == 1.0)
+    wait_for(lambda: engine.output.gain == 1.0)
     with pytest.raises(ConfigError, match=r"gain must be in 0\.\.4"):
         run_line(console, "gain 9")
 
     run_line(console, "play 0.5 0.5")
-    wait_for(lambda: engine.voices.active() > 0)
+    wait_for(lambda: engine.active_voices() > 0)
     assert run_line(console, "panic") is None
-    wait_for(lambda: engine.voices.playing() == 0, timeout=0.2)  # all releasing: the sounds are 0.3 s long
+    wait_for(lambda: engine.output.mixer.renderer.voices.playing() == 0, timeout=0.2)  # all releasing: the sounds are 0.3 s long
 
     assert run_line(console, "fx g gain_db -12") is None
     wait_for(lambda: engine.effects.describe()["g"]["gain_db"] == -12.0)
@@ -246,7 +246,7 @@ def test_a_trigger_says_not_heard_when_the_output_is_down(engine: Engine, consol
     """With the output down nothing can play: the reply must not say 'played'."""
     output = engine.output
     state, message = output.state, output.message
-    output.state, output.message = "failed", "no audio output found (no sound card); start JACK ..."
+    output._state, output._message = "failed", "no audio output found (no sound card); start JACK ..."
     try:
         for line in ("play 0.5 0.5", "trigger", "pad 1", "note 38 100", "note 64 100"):
             reply = run_line(console, line)
@@ -254,7 +254,7 @@ def test_a_trigger_says_not_heard_when_the_output_is_down(engine: Engine, consol
             assert reply.startswith("not heard: the audio output is down (failed: no audio output found (no sound card))")
         assert run_line(console, "note 64 0") is None  # a note-off plays nothing either way
     finally:
-        output.state, output.message = state, message
+        output._state, output._message = state, message
     assert run_line(console, "play 0.5 0.5").startswith("played")
 
 

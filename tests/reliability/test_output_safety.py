@@ -60,9 +60,9 @@ def alerts() -> list[dict[str, Any]]:
 
 def _played_on(e: Engine, blocks: int) -> int:
     """Wait until the output played ``blocks`` more blocks; the block count then (the WAV frame / BLOCK)."""
-    start = e.output.callback.blocks
-    wait_for(lambda: e.output.callback.blocks >= start + blocks)
-    return e.output.callback.blocks
+    start = e.output.reader.blocks
+    wait_for(lambda: e.output.reader.blocks >= start + blocks)
+    return e.output.reader.blocks
 
 
 def _wav(e: Engine) -> np.ndarray:
@@ -89,13 +89,13 @@ def test_an_effect_that_goes_nan_is_silenced_reset_reported_and_the_music_comes_
     e.play(0.5, 0.5)
     _played_on(e, 10)
     # a plug-in gone wrong anyway: force the refused value past the checks, straight into pedalboard
-    e.effects._effects["boost"].plugin.gain_db = 1e9  # type: ignore[union-attr]
+    e.output.mixer.renderer.effects._effects["boost"].plugin.gain_db = 1e9  # type: ignore[union-attr]  # the mixer's copy
     e.trigger()
     wait_for(lambda: len(alerts) > 0)
     assert alerts[0]["source"] == "effects" and "NaN or infinity" in alerts[0]["message"]
     assert e.metrics()["render"]["nonfinite_blocks"] > 0
     e.set_effect("boost", "gain_db", 0.0)  # the musician turns it back down
-    wait_for(lambda: e.effects.describe()["boost"]["gain_db"] == 0.0)
+    wait_for(lambda: e.output.mixer.renderer.effects.describe()["boost"]["gain_db"] == 0.0)  # type: ignore[union-attr]
     fixed_at = _played_on(e, 3)
     e.trigger()
     end = _played_on(e, 30)
@@ -110,8 +110,8 @@ def test_panic_silences_a_delay_at_feedback_0_99_and_feedback_1_is_refused(tmp_p
     e = _engine(tmp_path, [echo]).start()
     try:
         e.play(0.5, 0.5)
-        wait_for(lambda: e.voices.active() > 0)
-        wait_for(lambda: e.voices.active() == 0)  # the hit is over; the echoes ring on
+        wait_for(lambda: e.active_voices() > 0)
+        wait_for(lambda: e.active_voices() == 0)  # the hit is over; the echoes ring on
         ringing_from = _played_on(e, 5)
         asked_at = _played_on(e, 20)
         e.panic()

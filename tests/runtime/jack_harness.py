@@ -50,9 +50,11 @@ def jack_available() -> bool:
 class JackServer:
     """jackd -n NAME --no-realtime -t TIMEOUT -d dummy -m, with start/stop for device-loss tests."""
 
-    def __init__(self, rate: int = 48000, period: int = 1024) -> None:
+    def __init__(self, rate: int = 48000, period: int = 1024, realtime: bool = False) -> None:
+        """``realtime``: run jackd with realtime scheduling (-R), as musicians do; it needs the right to
+        (root, or an rtprio limit). Tests keep it off, so they run anywhere."""
         self.name = ""  # chosen from NAME_POOL by start()
-        self.rate, self.period = rate, period
+        self.rate, self.period, self.realtime = rate, period, realtime
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -81,8 +83,8 @@ class JackServer:
 
     def _start_once(self, name: str) -> str | None:
         """Start jackd as ``name``; None when it serves, else what it printed."""
-        cmd = ["jackd", "-n", name, "--no-realtime", "-t", str(CLIENT_TIMEOUT_MS),
-               "-d", "dummy", "-m", "-r", str(self.rate), "-p", str(self.period)]
+        cmd = ["jackd", "-n", name, *(["-R", "-P", "70"] if self.realtime else ["--no-realtime"]),
+               "-t", str(CLIENT_TIMEOUT_MS), "-d", "dummy", "-m", "-r", str(self.rate), "-p", str(self.period)]
         self.name = name
         with tempfile.TemporaryFile() as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

@@ -1,5 +1,5 @@
-"""The output child and its shared memory: named for the process that made it, unlinked on
-close, and never left behind when the engine dies without closing (SIGKILL)."""
+"""The audio process and its shared memory: named for the process that made it, unlinked on
+close, never left behind when the engine dies without closing (SIGKILL), and no torch in it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from gesam_engine.runtime.audio_process import AudioOutput
+from gesam_engine.runtime.mixer import MixerSpec
+from gesam_engine.runtime.shared_audio import AudioLayout
 from tests.runtime.jack_harness import JackServer, jack_server  # noqa: F401  (fixture)
 from tests.waiting import wait_until
 
 
 
 def test_shared_memory_is_named_for_its_process_and_unlinked_on_close() -> None:
-    out = AudioOutput("no-such-device", 48000, 256, 2)
+    out = AudioOutput("no-such-device", AudioLayout(48000, 256, 2, 40, 16, 48000), MixerSpec, 512)
     name = out.shared.shm.name
     assert name.startswith(f"gesam-{os.getpid()}-")
     assert Path("/dev/shm", name).exists()
@@ -35,8 +37,11 @@ def _alive(pid: int) -> bool:
 
 CHILD = """
 import sys, time
+import torch  # the engine has torch loaded; the audio process must not
 from gesam_engine.runtime.audio_process import AudioOutput, PID
-out = AudioOutput("", 48000, 1024, 2)
+from gesam_engine.runtime.mixer import MixerSpec
+from gesam_engine.runtime.shared_audio import AudioLayout
+out = AudioOutput("", AudioLayout(48000, 1024, 2, 40, 16, 48000), MixerSpec, 2048)
 ok = out.open()
 print(ok, out.shared.shm.name, int(out.shared.control[PID]), out.message, flush=True)
 time.sleep(600)
@@ -56,6 +61,8 @@ def test_a_killed_engine_leaves_no_playing_child_and_no_shared_memory(jack_serve
         assert ok == "True", message
         assert "playing on 'system' (JACK Audio Connection Kit)" in message
         assert _alive(int(child)) and Path("/dev/shm", name).exists()
+        maps = Path(f"/proc/{child}/maps").read_text()
+        assert "libtorch" not in maps and "libportaudio" in maps  # it plays, and torch stays in the engine
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert wait_until(lambda: not _alive(int(child)), 10), "the audio child plays on without its engine"

@@ -28,7 +28,7 @@ def _drum(seconds: float = 0.5, level: float = 0.8, seed: int = 0) -> np.ndarray
 
 
 def _chunked(chain: EffectsChain, x: np.ndarray, block: int) -> np.ndarray:
-    return np.concatenate([chain.process(x[i:i + block]) for i in range(0, len(x), block)])
+    return np.concatenate([chain.process(x[i:i + block]).copy() for i in range(0, len(x), block)])  # process reuses its buffer
 
 
 def _rms(x: np.ndarray) -> float:

@@ -55,14 +55,14 @@ def fresh(tmp_path: Path) -> Iterator[Engine]:
 
 def ring_out(e: Engine) -> None:
     """Wait until the triggered voice has started and every voice has finished."""
-    wait_for(lambda: e.voices.active() > 0)
-    wait_for(lambda: e.voices.active() == 0)
+    wait_for(lambda: e.active_voices() > 0)
+    wait_for(lambda: e.active_voices() == 0)
 
 
 def play_on(e: Engine, blocks: int) -> None:
     """Wait until the output has played ``blocks`` more blocks (what was rendered is in the WAV)."""
-    start = e.output.callback.blocks
-    wait_for(lambda: e.output.callback.blocks >= start + blocks)
+    start = e.output.reader.blocks
+    wait_for(lambda: e.output.reader.blocks >= start + blocks)
 
 
 def _read(e: Engine) -> np.ndarray:
@@ -73,15 +73,12 @@ def _read(e: Engine) -> np.ndarray:
 
 
 def _played(e: Engine) -> np.ndarray:
-    """The WAV without the zeros of underruns: only what each callback took from the ring, in order.
-
-    Under CPU load a late block is played as zeros and then played whole one block later; this is
-    the rendered stream, so its content does not depend on the machine's timing.
-    """
+    """The WAV: every block the mixer rendered, in order (the mixer renders inside the callback, so a
+    late block is late, never replaced by zeros: the content does not depend on the machine's timing)."""
     audio = _read(e)
     log = e.output.log()
     assert log.block[0] == 0 and audio.shape[0] == log.stream_frame[-1] + e.blocksize
-    return np.concatenate([audio[s : s + n] for s, n in zip(log.stream_frame, log.ring_frames)])
+    return audio
 
 
 def _regions(x: np.ndarray, gap: int = 2000) -> list[tuple[int, int]]:
@@ -241,15 +238,15 @@ def test_gain_out_of_range_raises(engine: Engine) -> None:
     for bad in (-0.1, 4.01, 100):
         with pytest.raises(ConfigError, match=r"gain must be in 0\.\.4"):
             engine.gain(bad)
-    assert engine.renderer.gain == 1.0
+    assert engine.output.gain == 1.0
     engine.gain(0.5)
-    wait_for(lambda: engine.renderer.gain == 0.5)  # applied by the render thread
+    wait_for(lambda: engine.output.gain == 0.5)  # applied by the audio process's mixer
     engine.gain(1.0)
-    wait_for(lambda: engine.renderer.gain == 1.0)
+    wait_for(lambda: engine.output.gain == 1.0)
     panics = engine.metrics()["render"]["panics"]
     engine.panic()
     wait_for(lambda: engine.metrics()["render"]["panics"] == panics + 1)
-    wait_for(lambda: engine.voices.active() == 0)
+    wait_for(lambda: engine.active_voices() == 0)
 
 
 def test_render_returns_the_exact_sound(engine: Engine) -> None:
@@ -286,6 +283,12 @@ def test_set_effect_with_an_effects_chain(tmp_path: Path) -> None:
             e.set_effect("g", "gain_db", 1e9)
         play_on(e, 3)  # blocks have passed: nothing refused was applied
         assert e.effects.describe()["g"]["gain_db"] == -12.0 and e.metrics()["render"]["effect_errors"] == 0
+        mixer = e.output.mixer  # the copy that processes audio (the audio process's, here on a thread)
+        assert mixer is not None and mixer.renderer.effects.describe()["g"]["gain_db"] == -12.0  # type: ignore[union-attr]
+        # a new audio process (after the device came back) starts with the values and gain of now
+        e.gain(0.5)
+        spec = e._mixer_spec()
+        assert spec.gain == 0.5 and spec.effects[0]["params"] == {"gain_db": -12.0}
     finally:
         e.stop()
 
@@ -301,7 +304,7 @@ def test_a_pad_chokes_the_other_pad_of_its_group(fresh: Engine) -> None:
     wait_for(lambda: e.metrics()["trigger_latency_blocks"]["count"] == 1)  # pad 0 is being heard
     play_on(e, 4)  # about 40 ms of it
     assert e.trigger_pad(1).exact
-    wait_for(lambda: e.voices.active() == 0)  # pad 0 choked, pad 1 played out, silently
+    wait_for(lambda: e.active_voices() == 0)  # pad 0 choked, pad 1 played out, silently
     play_on(e, 2)  # its last blocks are in the WAV
     e.stop()
     audio = _played(e)[:, 0]
@@ -388,6 +391,6 @@ def test_pitch_bend_pitches_cursor_play_and_is_checked(engine: Engine) -> None:
     try:
         engine.trigger(1.0)
         # the voice pool's playback rate is the pitch (private, but it is the thing under test)
-        wait_for(lambda: bool(np.isclose(engine.voices._rate, 2.0).any()))
+        wait_for(lambda: bool(np.isclose(engine.output.mixer.renderer.voices._rate, 2.0).any()))
     finally:
         engine.bend(0.0)

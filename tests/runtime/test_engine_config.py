@@ -55,16 +55,16 @@ def test_unknown_key_is_refused_with_the_valid_ones(section: str, key: str) -> N
     with pytest.raises(ConfigError, match=rf"unknown key\(s\) \['{key}'\] in \[{section}\]; valid keys are") as info:
         serve_config_from_dict({section: {key: 1}})
     if section == "output":
-        assert "'blocksize'" in str(info.value) and "'render_margin_ms'" in str(info.value)
+        assert "'blocksize'" in str(info.value) and "'timed_latency_ms'" in str(info.value)
 
 
 @pytest.mark.parametrize(("data", "match"), [
     ({"output": {"blocksize": 3}}, r"output\.blocksize must be in 16\.\.8192, got 3"),
     ({"output": {"blocksize": 8193}}, r"output\.blocksize"),
     ({"output": {"channels": 5}}, r"output\.channels must be 1 or 2, got 5"),
-    ({"output": {"render_margin_ms": -1.0}}, r"output\.render_margin_ms must be in 0\.\.100, got -1"),
+    ({"output": {"timed_latency_ms": -1.0}}, r"output\.timed_latency_ms must be in 0\.\.1000 \(0 = auto\), got -1"),
     ({"output": {"sample_rate": 4000}}, r"output\.sample_rate"),
-    ({"output": {"lookahead_blocks": 0}}, r"output\.lookahead_blocks"),
+    ({"output": {"sound_slots": 8}}, r"output\.sound_slots must be in 16\.\.4096"),
     ({"output": {"reopen_interval_s": 0.0}}, r"output\.reopen_interval_s"),
     ({"cache": {"bake_grid": 1}}, r"cache\.bake_grid must be in 2\.\.64"),
     ({"cache": {"max_mb": 1}}, r"cache\.max_mb"),
@@ -127,3 +127,12 @@ def test_load_serve_config_reads_toml_and_applies_overrides(tmp_path: Path) -> N
     (tmp_path / "bad.toml").write_text("[output\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_serve_config(tmp_path / "bad.toml")
+
+
+def test_timed_latency_is_two_blocks_or_a_block_and_5_ms_unless_set() -> None:
+    out = serve_config_from_dict({"output": {"blocksize": 256, "sample_rate": 48000}}).output
+    assert out.timed_latency_frames() == 512
+    out = serve_config_from_dict({"output": {"blocksize": 128, "sample_rate": 48000}}).output
+    assert out.timed_latency_frames() == 128 + 240
+    out = serve_config_from_dict({"output": {"timed_latency_ms": 20.0}}).output
+    assert out.timed_latency_frames() == 960

@@ -1,19 +1,16 @@
-"""The render thread's code path with real voices, a real ring and callback, real pedalboard
-effects: commands, gain, effects, the safety limiter (1 ms late, bit-exact below the ceiling),
-the panic that is never dropped and silences effect tails, the NaN guard, stale triggers."""
+"""The mixer's code path with real voices and real pedalboard effects: commands, gain, effects,
+the safety limiter (1 ms late, bit-exact below the ceiling), the panic that is never dropped and
+silences effect tails, the NaN guard, stale triggers, and timed plays on their exact frame."""
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from gesam_engine.runtime.callback import AudioCallback
 from gesam_engine.runtime.effects import EffectsChain, EffectSpec
-from gesam_engine.runtime.renderer import PANIC_FADE_MS, QUEUE_SIZE, Renderer, SetGain, StopAll
-from gesam_engine.runtime.ring_buffer import AudioRing
+from gesam_engine.runtime.renderer import PANIC_FADE_MS, QUEUE_SIZE, STALE_S, Renderer, SetGain, StopAll
+from gesam_engine.runtime.trigger_log import TriggerLog
 from gesam_engine.runtime.voices import PlaySound, VoiceConfig, VoicePool
-from tests.waiting import wait_for, wait_until
 
 SR = 48000
 LATENCY = 48  # the safety limiter's 1 ms look-ahead at 48 kHz
@@ -25,9 +22,9 @@ def _drum(n: int = 3000, seed: int = 0, level: float = 0.6) -> np.ndarray:
     return (level * np.exp(-np.arange(n) / 600) * rng.standard_normal(n)).astype(np.float32)
 
 
-def _renderer(block: int = 256, channels: int = 2, ring: AudioRing | None = None, **kw: object) -> Renderer:
-    pool = VoicePool(VoiceConfig(), SR, channels, block)
-    return Renderer(pool, channels, block, ring, **kw)  # type: ignore[arg-type]
+def _renderer(block: int = 256, channels: int = 2, voices: VoiceConfig | None = None, **kw: object) -> Renderer:
+    pool = VoicePool(voices or VoiceConfig(), SR, channels, block)
+    return Renderer(pool, channels, block, **kw)  # type: ignore[arg-type]
 
 
 class Doubler:
@@ -146,7 +143,7 @@ def _scripted(block: int) -> np.ndarray:
              EffectSpec("echo", "Delay", params={"delay_seconds": 0.01, "feedback": 0.6, "mix": 0.4}))
     pool = VoicePool(VoiceConfig(voices=8), SR, 2, block)
     chain = EffectsChain(specs, SR)
-    renderer = Renderer(pool, 2, block, None, effects=chain)
+    renderer = Renderer(pool, 2, block, effects=chain)
     script: dict[int, list[object]] = {0: [SetGain(3.0)]}
     for i in range(24):
         script.setdefault(512 * (1 + i // 2), []).append(PlaySound(_drum(2500, seed=i, level=0.9), pan=i / 12 - 1))
@@ -246,7 +243,7 @@ def test_a_nan_block_from_the_effects_is_silenced_the_effects_reset_and_sound_co
 def test_live_triggers_older_than_the_threshold_are_dropped_and_counted() -> None:
     renderer = _renderer(block=256)
     threshold = renderer.stale_after_s
-    assert threshold == pytest.approx(3 * 256 / SR + 0.030)  # (lookahead 1 + 2) blocks + 30 ms
+    assert threshold == STALE_S
     now = time.perf_counter()
     old = [PlaySound(_drum(seed=i, level=0.3), arrival=now - threshold - 0.001, trigger_id=i) for i in range(20)]
     fresh = PlaySound(_drum(seed=99, level=0.3), arrival=now - 0.5 * threshold, trigger_id=99)
@@ -262,38 +259,6 @@ def test_live_triggers_older_than_the_threshold_are_dropped_and_counted() -> Non
     assert renderer.stale_dropped == 20 and renderer.voices.active() == 21
 
 
-@pytest.mark.reliability
-def test_triggers_sent_while_the_output_stalls_do_not_all_start_in_one_block() -> None:
-    bs = 256
-    ring = AudioRing(2 * bs, 2)
-    renderer = _renderer(block=bs, ring=ring)
-    callback = AudioCallback(ring, 2)
-    renderer.start()
-    try:
-        wait_for(lambda: ring.available() >= bs)  # the renderer filled its lookahead; nobody takes it
-        sent = time.perf_counter()
-        for i in range(16):  # triggers into a device that is gone
-            assert renderer.submit(PlaySound(_drum(seed=i, level=0.3), arrival=time.perf_counter(), trigger_id=i))
-        assert wait_until(lambda: time.perf_counter() - sent > renderer.stale_after_s + 0.005, 1.0)
-        outdata = np.zeros((bs, 2), dtype=np.float32)
-        for _ in range(4):  # the device is back
-            callback(outdata, bs, None, None)
-        wait_for(lambda: renderer.stale_dropped == 16)
-        assert renderer.trigger_records() == []
-        renderer.submit(PlaySound(_drum(seed=50, level=0.3), arrival=time.perf_counter(), trigger_id=50))
-        started: list[int] = []
-
-        def played() -> bool:  # the device keeps taking blocks until the fresh trigger is rendered
-            callback(outdata, bs, None, None)
-            started.extend(r.trigger_id for r in renderer.trigger_records())
-            return bool(started)
-
-        wait_for(played)
-    finally:
-        renderer.stop()
-    assert started == [50] and renderer.stale_dropped == 16  # a fresh one plays
-
-
 def test_full_queue_refuses_and_counts_a_drop() -> None:
     renderer = _renderer()
     cmd = SetGain(1.0)
@@ -306,13 +271,13 @@ def test_full_queue_refuses_and_counts_a_drop() -> None:
 
 
 def test_trigger_records_report_each_trigger_once_and_count_overwritten_ones() -> None:
-    renderer = _renderer(block=64, max_records=4)
+    renderer = _renderer(block=64, records=TriggerLog(4))
     sound = np.ones(10, dtype=np.float32)
     for i in range(3):
         renderer.submit(PlaySound(sound, trigger_id=i, arrival=float(i)))
         renderer.render_block()
     recs = renderer.trigger_records()
-    assert [(r.trigger_id, r.arrival, r.block_index) for r in recs] == [(0, 0.0, 0), (1, 1.0, 1), (2, 2.0, 2)]
+    assert [(r.trigger_id, r.arrival, r.frame) for r in recs] == [(0, 0.0, 0), (1, 1.0, 64), (2, 2.0, 128)]
     assert renderer.trigger_records() == []
     for i in range(10):
         renderer.submit(PlaySound(sound, trigger_id=100 + i))
@@ -323,54 +288,31 @@ def test_trigger_records_report_each_trigger_once_and_count_overwritten_ones() -
     assert renderer.records_lost == 7
 
 
-def test_live_thread_keeps_the_ring_filled_without_underruns() -> None:
-    bs = 1024
-    ring = AudioRing(4 * bs, 2)
-    renderer = _renderer(block=bs, ring=ring)
-    callback = AudioCallback(ring, 2)
-    with pytest.raises(RuntimeError):
-        _renderer(block=bs).start()  # no ring
-    renderer.start()
-    assert renderer.running and renderer.ring_origin == (0, 0)
-    with pytest.raises(RuntimeError):
-        renderer.render_offline(1)
-
-    outdata = np.empty((bs, 2), dtype=np.float32)
-    period = bs / SR
-    deadline_blocks = int(1.0 / period) + 1  # 1 s of audio
-    heard = np.zeros(deadline_blocks * bs, dtype=np.float32)
-
-    def device() -> None:  # a real-time consumer, like PortAudio calling the callback
-        t0 = time.perf_counter()
-        for i in range(deadline_blocks):
-            wait = t0 + i * period - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            callback(outdata, bs, None, None)
-            heard[i * bs : (i + 1) * bs] = outdata[:, 0]
-
-    consumer = threading.Thread(target=device)
-    consumer.start()
-    time.sleep(0.1)
-    for i in range(10):
-        renderer.submit(PlaySound(_drum(2000, seed=i), arrival=time.perf_counter(), trigger_id=i))
-        time.sleep(0.05)
-    consumer.join(timeout=5)
-    renderer.stop()
-    assert not renderer.running and renderer._thread is None
-    assert callback.started and callback.underruns == 0, callback.counts()
-    assert np.max(np.abs(heard)) > 0.1  # the triggers were heard
-    assert len(renderer.trigger_records()) == 10
-    assert ring.available() <= ring.capacity
+# ---- timed plays --------------------------------------------------------------------------------
+def test_timed_plays_start_on_their_exact_frame_whatever_the_block_size() -> None:
+    """A click train placed by frame numbers comes out on those frames (one limiter latency later)
+    at block sizes 64 and 256; a play whose frame has passed starts at once and is counted late."""
+    click = np.zeros(8, dtype=np.float32)
+    click[0] = 0.5
+    frames = [100, 101, 333, 640, 641, 1000, 2047, 2048]
+    for block in (64, 256):
+        renderer = _renderer(block=block, voices=VoiceConfig(fade_in_ms=0.0))
+        for i, f in enumerate(frames):
+            assert renderer.submit(PlaySound(click, at_frame=f, trigger_id=i))
+        audio = renderer.render_offline(4096 // block)[:, 0]
+        assert list(np.flatnonzero(audio) - LATENCY) == frames
+        assert [r.frame for r in renderer.trigger_records()] == frames
+        assert renderer.counters()["timed"] == len(frames) and renderer.counters()["timed_late"] == 0
+    renderer.submit(PlaySound(click, at_frame=10))  # long gone
+    renderer.render_block()
+    assert renderer.counters()["timed_late"] == 1
+    assert [r.frame for r in renderer.trigger_records()] == [4096]  # it played at the next block
 
 
-def test_stop_reports_a_render_thread_failure() -> None:
-    class FailingRing(AudioRing):
-        def write(self, block: np.ndarray) -> int:
-            raise OSError("simulated failure in the render path")
-
-    renderer = _renderer(block=256, ring=FailingRing(512, 2))
-    renderer.start()
-    wait_for(lambda: not renderer.running)
-    with pytest.raises(RuntimeError, match="render thread failed"):
-        renderer.stop()
+def test_a_panic_drops_timed_plays_still_waiting() -> None:
+    renderer = _renderer(block=64)
+    assert renderer.submit(PlaySound(_drum(level=0.3), at_frame=10_000))
+    renderer.render_block()
+    renderer.panic()
+    audio = renderer.render_offline(200)
+    assert renderer.panic_dropped == 1 and not np.any(audio)

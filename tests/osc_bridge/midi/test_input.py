@@ -3,8 +3,10 @@ of backends this machine lacks (no ALSA sequencer, no JACK server)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -23,10 +25,12 @@ JACK = BACKENDS["jack"]
 
 
 class Recorder:
-    """An execute callable that keeps what it was given (thread-safe)."""
+    """An execute callable that keeps what it was given (thread-safe); a timed command's time
+    (``at``) is kept apart in ``times``, so commands compare as plain values."""
 
     def __init__(self, fail: Any = None) -> None:
         self.commands: list[Command] = []
+        self.times: list[float] = []
         self.fail = fail
         self.lock = threading.Lock()
 
@@ -34,6 +38,10 @@ class Recorder:
         if self.fail is not None and self.fail(cmd):
             raise GesamError(f"refused {cmd}")
         with self.lock:
+            at = getattr(cmd, "at", None)
+            if at is not None:
+                self.times.append(at)
+                cmd = dataclasses.replace(cmd, at=None)  # type: ignore[arg-type]
             self.commands.append(cmd)
         return []
 
@@ -139,6 +147,8 @@ def test_ccs_notes_bend_and_programs_arrive_in_order(jack_server) -> None:  # no
         stats = midi.stats()
     assert got.commands == [Move(1.0, 0.5), Move(1.0, 0.0), Move(1.0, 0.0), Note(36, 100), Note(62, 20),
                             PitchBend(-2.0), ProgramChange(3)]
+    # the notes carry the moment they arrived (stamped in the backend's thread), in order
+    assert len(got.times) == 2 and got.times[0] <= got.times[1] <= time.perf_counter()
     assert stats["received"] == 9 and stats["commands"] == 7 and stats["ignored"] == 2 and stats["errors"] == 0
     assert stats["latency_ms"]["count"] == 7 and 0 <= stats["latency_ms"]["median"] < 1000
     assert not midi.running and midi.port_names == []
@@ -162,7 +172,7 @@ def test_a_failing_execute_does_not_stop_midi(jack_server) -> None:  # noqa: F81
     assert got.commands == [Note(38, 90), Note(42, 90), Note(44, 90), Move(0.5, 1.0)]
     stats = midi.stats()
     assert stats["errors"] == 2 and stats["commands"] == 4
-    assert stats["last_error"].startswith("GesamError: refused Note(note=40, velocity=90)")
+    assert stats["last_error"].startswith("GesamError: refused Note(note=40, velocity=90, at=")
     midi.close()  # twice is fine
 
 

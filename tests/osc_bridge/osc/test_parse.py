@@ -16,7 +16,7 @@ from pythonosc.osc_message import OscMessage
 from gesam_engine.errors import GesamError
 from osc_bridge.addresses import INCOMING
 from osc_bridge.commands import (
-    FxParam, Gain, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render, Trigger,
+    FxParam, Gain, Latency, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render, Trigger,
 )
 from osc_bridge.osc.parse import EXPECTS, Incoming, OscError, decode_datagram, parse
 from tests.osc_bridge import message
@@ -185,6 +185,7 @@ GOOD = [
     ("/gesam/render", (0.1, 0.2, "takes/kick 1"), Render(0.1, 0.2, "takes/kick 1")),
     ("/gesam/render", (0.1, 0.2, "../x.wav"), Render(0.1, 0.2, "../x.wav")),  # refused by the Controller
     ("/gesam/ping", (), Ping()),
+    ("/gesam/latency", (), Latency()),
     ("/gesam/learn", ("X",), Learn("x")),
     ("/gesam/learn", ("y",), Learn("y")),
     ("/gesam/kit", (3,), ProgramChange(3)),

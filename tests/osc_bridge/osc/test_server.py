@@ -92,7 +92,8 @@ def test_a_python_osc_client_moves_plays_and_hears_when_the_point_is_ready(serve
     got: list[tuple[str, list]] = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and "/gesam/state/ready" not in [a for a, _ in got]:
-        got += [(m.address, m.params) for m in c.get_messages(0.2)]
+        got += [(m.address, m.params) for m in c.get_messages(0.2)
+                if m.address not in ("/gesam/state/audio", "/gesam/state/latency")]  # pushed, not replies
     addresses = [a for a, _ in got]
     assert addresses[0] == "/gesam/state/xy" and "/gesam/state/ready" in addresses, got
     for _, xy in got:
@@ -143,6 +144,22 @@ def test_an_unexpected_exception_is_counted_answered_and_survived() -> None:
         assert server.stats()["internal_errors"] == 1 and server.stats()["errors"] == 1
 
 
+# ---- latency and the audio process's health ----------------------------------------------------------
+def test_latency_is_answered_and_the_audio_report_reaches_the_client(server: OscServer, engine: Any,
+                                                                       client: Client) -> None:
+    client.send("/gesam/latency")
+    trigger_ms, timed_ms, output_ms, block_ms, limiter_ms, fixed_ms = client.expect("/gesam/state/latency")
+    lat = engine.latency()
+    assert block_ms == pytest.approx(1000 * engine.blocksize / engine.sample_rate, abs=1e-3) and limiter_ms > 0
+    assert trigger_ms == pytest.approx(block_ms + limiter_ms + output_ms, abs=1e-3)
+    assert timed_ms == pytest.approx(fixed_ms + limiter_ms + output_ms, abs=1e-3)
+    assert fixed_ms == pytest.approx(lat["timed_ms"], abs=1e-3) and fixed_ms >= 2 * block_ms - 1e-3
+    server._on_engine_event("audio", engine.audio_state())  # what the engine's watch thread sends once a second
+    underruns, xruns, median, p99, top, cpu = client.expect("/gesam/state/audio")
+    assert underruns == engine.output.underruns and xruns >= 0
+    assert 0 < median <= p99 <= top  # the mixer's render time per block, in ms
+
+
 # ---- time tags ------------------------------------------------------------------------------------
 def bundle(when: float, *dgrams: bytes) -> bytes:
     b = OscBundleBuilder(when)
@@ -164,7 +181,7 @@ def test_a_future_bundle_runs_at_its_time_tag_never_before(engine: Any, tmp_path
         assert c.expect("/gesam/state/xy", 2) == [0.625, 0.375]
         wait_for(lambda: len(rec.done) == 3, 1)
         (t_move, move), (t_trig, trig) = rec.done[1:3]
-        assert move == Move(0.625, 0.375) and trig == Trigger(1.0)
+        assert move == Move(0.625, 0.375) and trig == Trigger(1.0, at=when - server.wall_offset)  # timed
         assert when <= t_move <= t_trig < when + 0.1
         assert server.stats()["scheduled"] == 2 and max(server.lateness_ms()) < 100
         # a time tag in the past or 'immediately' runs now; too far ahead is refused
