@@ -194,16 +194,19 @@ class EffectsChain:
         """Current parameter values per effect, as this copy holds them. Any thread."""
         return {name: dict(e.values) for name, e in self._effects.items()}
 
-    def set_param(self, effect: str, param: str, value: ParamValue) -> None:
-        """Validate a change now (ConfigError if bad) and queue it for the next ``process``. Any thread."""
+    def _checked(self, effect: str, param: str, value: ParamValue) -> tuple[_Effect, Any]:
+        """The effect and the value to set, or ConfigError naming what is valid. Any thread."""
         e = self._effects.get(effect)
         if e is None:
             raise ConfigError(f"no effect named {effect!r}; effects: {', '.join(self._effects) or '(none)'}")
         if e.vst3 is None:
             with self._shadow_lock:
-                value = self._validated(e, param, value, self._shadows[e.spec.type])
-        else:
-            value = self._validated(e, param, value, None)
+                return e, self._validated(e, param, value, self._shadows[e.spec.type])
+        return e, self._validated(e, param, value, None)
+
+    def set_param(self, effect: str, param: str, value: ParamValue) -> None:
+        """Validate a change now (ConfigError if bad) and queue it for the next ``process``. Any thread."""
+        e, value = self._checked(effect, param, value)
         self._pending.append((e, param, value))  # deque.append is atomic: no lock shared with process
 
     def encode(self, effect: str, param: str, value: ParamValue) -> tuple[int, int, float]:
@@ -214,14 +217,7 @@ class EffectsChain:
         as 0/1. For the engine's copy of the chain, which validates and never processes audio;
         one control thread at a time.
         """
-        e = self._effects.get(effect)
-        if e is None:
-            raise ConfigError(f"no effect named {effect!r}; effects: {', '.join(self._effects) or '(none)'}")
-        if e.vst3 is None:
-            with self._shadow_lock:
-                value = self._validated(e, param, value, self._shadows[e.spec.type])
-        else:
-            value = self._validated(e, param, value, None)
+        e, value = self._checked(effect, param, value)
         if isinstance(value, bool):
             number = 1.0 if value else 0.0
         elif isinstance(value, str):  # a VST3 choice
