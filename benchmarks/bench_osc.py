@@ -188,6 +188,7 @@ def main() -> int:
         config = serve_config_from_dict({"output": {"blocksize": 256}})
         engine = Engine(model, config, output_file=Path(tmp) / "out.wav", realtime=True, cache_dir=cache,
                         progress=False).start()
+        engine.generator.wait_warm_up(120)  # steady state: the first sound's one-off costs (numba, imports) are paid
         server = OscServer(Controller(engine, Path(tmp) / "renders"), port=0).start()
         try:
             result: dict[str, Any] = {
