@@ -18,7 +18,6 @@ Usage: python benchmarks/bench_start.py [--model DIR] [--out FILE] [--runs N] [-
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -35,28 +34,13 @@ from typing import IO, Any, Callable, TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.import_scan import command_imports  # noqa: E402
 from tests.runtime.jack_harness import JackServer, jack_available  # noqa: E402
 
 HEAVY = ("torch", "numba", "scipy.signal", "pyloudnorm", "librosa", "matplotlib", "sklearn", "pedalboard", "sounddevice")
 READY_LINE = "type `help`"  # serve's last start-up line, printed just before it reads commands
 GESAM = [sys.executable, "-m", "gesam_engine.cli.main"]
 T = TypeVar("T")
-
-
-def command_imports(path: Path, functions: tuple[str, ...]) -> list[str]:
-    """The modules imported at the top of ``path`` and inside ``functions`` (how a command's run
-    function pulls in its dependencies), in order, without duplicates."""
-    tree = ast.parse(path.read_text())
-    bodies: list[ast.AST] = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    bodies += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in functions]
-    names: list[str] = []
-    for node in bodies:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.ImportFrom) and sub.module and sub.level == 0 and sub.module != "__future__":
-                names.append(sub.module)
-            elif isinstance(sub, ast.Import):
-                names += [a.name for a in sub.names]
-    return list(dict.fromkeys(names))
 
 
 def _env() -> dict[str, str]:

@@ -5,7 +5,6 @@ Each check runs in a fresh interpreter and reads its ``sys.modules``."""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -19,24 +18,10 @@ from gesam_engine.coordinates import MapExtent
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps.map_bake import bake_grid
 from gesam_engine.models import ClassifierConfig, FrameClassifier, MapTransformer, MapVAE, TransformerConfig, VAEConfig
+from tests.import_scan import command_imports
 
 CLI = Path(__file__).resolve().parents[2] / "gesam_engine" / "cli"
 UNUSED = ("librosa", "matplotlib", "sklearn")
-
-
-def command_imports(path: Path, functions: tuple[str, ...]) -> list[str]:
-    """The absolute imports at the top of ``path`` and inside ``functions``: what running the command pulls in."""
-    tree = ast.parse(path.read_text())
-    nodes = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    nodes += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in functions]
-    names: list[str] = []
-    for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.ImportFrom) and sub.module and sub.level == 0 and sub.module != "__future__":
-                names.append(sub.module)
-            elif isinstance(sub, ast.Import):
-                names += [a.name for a in sub.names]
-    return list(dict.fromkeys(names))
 
 
 def modules_after(code: str) -> list[str]:
