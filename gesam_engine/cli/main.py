@@ -9,8 +9,8 @@ from typing import Callable, Sequence
 
 from gesam_engine import __version__
 from gesam_engine.cli import (
-    bake_cmd, corpus_cmd, devices_cmd, evaluate_cmd, info_cmd, kit_cmd, learn_cmd, maps_cmd, render_cmd, serve_cmd, synth_cmd,
-    train_cmd,
+    bake_cmd, corpus_cmd, devices_cmd, evaluate_cmd, info_cmd, kit_cmd, learn_cmd, locate_cmd, maps_cmd, render_cmd, serve_cmd,
+    synth_cmd, train_cmd,
 )
 
 # (name, help, add_parser, run) for each subcommand, in the order --help lists them.
@@ -20,6 +20,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callab
                  "class match) plus realism and loudness",
      evaluate_cmd.add_evaluate_parser, evaluate_cmd.run_evaluate),
     ("render", "write the sound at a map point to a WAV file", render_cmd.add_render_parser, render_cmd.run_render),
+    ("locate", "query by example: where sound files land on the map, their class and nearest training sounds",
+     locate_cmd.add_locate_parser, locate_cmd.run_locate),
     ("bake", "bake an N x N grid of sounds over the map into the model's map/ (resumable)",
      bake_cmd.add_bake_parser, bake_cmd.run_bake),
     ("maps", "draw the class, audio-feature and t-SNE maps (PNG + maps.json) from the bake",

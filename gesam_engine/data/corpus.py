@@ -87,8 +87,9 @@ def _frame_shape(codec: Codec, preprocess: PreprocessConfig) -> tuple[int, int]:
     return (codec.n_frames(preprocess.n_samples), codec.n_features)
 
 
-def _encode_file(path: Path, codec: Codec, preprocess: PreprocessConfig) -> np.ndarray:
-    """Decode, condition and encode one file -> frames [T, D] float32."""
+def encode_file(path: Path, codec: Codec, preprocess: PreprocessConfig) -> np.ndarray:
+    """Decode, condition and encode one file -> frames [T, D] float32, as training does (AudioFileError
+    names what is wrong with a bad file)."""
     wave, rate = read_audio(path, preprocess.max_input_s)
     wave = prepare_wave(wave, rate, preprocess)
     frames = np.asarray(codec.encode(wave), dtype=np.float32)
@@ -147,7 +148,7 @@ def build_corpus(
             encoded = cached
         else:
             try:
-                encoded = _encode_file(path, codec, preprocess)
+                encoded = encode_file(path, codec, preprocess)
             except AudioFileError as exc:
                 failed[digest] = str(exc)
             except Exception as exc:  # one odd file must not stop the build: report it
