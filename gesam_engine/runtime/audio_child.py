@@ -16,10 +16,11 @@ import os
 import sys
 import time
 
+from gesam_engine.runtime.callback import OUTPUT_LATENCY_S
 from gesam_engine.runtime.mixer import MixerSpec, build_mixer
 from gesam_engine.runtime.shared_audio import (
-    CPU_NS, EPOCH, EPOCH_BLOCK, FAILED, HEARTBEAT, LOST, OUTPUT_LATENCY_S, PID, RUNNING, STATE, STOP, STOPPED,
-    WALL_NS, AudioLayout, SharedAudio,
+    CPU_NS, EPOCH, EPOCH_BLOCK, FAILED, HEARTBEAT, LOST, PID, RUNNING, STATE, STOP, STOPPED, WALL_NS, AudioLayout,
+    SharedAudio,
 )
 
 WATCH_S = 0.02

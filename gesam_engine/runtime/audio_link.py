@@ -12,19 +12,20 @@ ring can never hold it up.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 import numpy as np
 
 from gesam_engine.runtime import command_ring as cr
-from gesam_engine.runtime.callback import CallbackLog, CallbackReader
+from gesam_engine.runtime.callback import (
+    GAIN, LIMITER_CLIPPED, LIMITER_ENGAGED, LIMITER_MAX_REDUCTION_DB, LIMITER_NONFINITE, OUTPUT_LATENCY_S, CallbackLog,
+    CallbackReader,
+)
 from gesam_engine.runtime.mixer import MixerSpec
 from gesam_engine.runtime.renderer import RENDER_COUNTERS
 from gesam_engine.runtime.sample_clock import SampleClock
 from gesam_engine.runtime.shared_audio import (
-    CPU_NS, EPOCH, EPOCH_BLOCK, GAIN, LIMITER_CLIPPED, LIMITER_ENGAGED, LIMITER_MAX_REDUCTION_DB, LIMITER_NONFINITE,
-    OUTPUT_LATENCY_S, PANIC_ASKED, PANIC_CUTOFF, WALL_NS, AudioLayout, SharedAudio,
+    CPU_NS, EPOCH, EPOCH_BLOCK, PANIC_ASKED, PANIC_CUTOFF, WALL_NS, AudioLayout, SharedAudio,
 )
 from gesam_engine.runtime.sound_pool import SoundPool
 from gesam_engine.runtime.trigger_log import TriggerRecord
@@ -169,12 +170,3 @@ class AudioLink:
     def close(self) -> None:
         raise NotImplementedError
 
-
-def wait_for_state(get: Callable[[], str], waiting: str, timeout: float, alive: Callable[[], bool]) -> str:
-    """Poll ``get()`` while it is ``waiting`` and ``alive()`` holds, up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    state = get()
-    while state == waiting and time.monotonic() < deadline and alive():
-        time.sleep(0.01)
-        state = get()
-    return state

@@ -19,11 +19,9 @@ import threading
 import time
 from typing import Callable
 
-from gesam_engine.runtime.audio_link import AudioLink, wait_for_state
+from gesam_engine.runtime.audio_link import AudioLink
 from gesam_engine.runtime.mixer import MixerSpec
-from gesam_engine.runtime.shared_audio import (
-    HEARTBEAT, LOST, OPENING, PID, SHM_PREFIX, STATE, STATE_NAMES, STOP, AudioLayout,
-)
+from gesam_engine.runtime.shared_audio import HEARTBEAT, LOST, OPENING, PID, SHM_PREFIX, STATE, STOP, AudioLayout
 
 __all__ = ["AudioOutput", "PID", "SHM_PREFIX"]
 
@@ -50,7 +48,7 @@ class AudioOutput(AudioLink):
     @property
     def state(self) -> str:
         """idle, opening, running, failed, lost or stopped."""
-        return STATE_NAMES[int(self.shared.control[STATE])]
+        return self.shared.state
 
     @property
     def message(self) -> str:
@@ -71,8 +69,10 @@ class AudioOutput(AudioLink):
         """Start an audio process and wait until it plays (True) or fails (False, see ``message``)."""
         with self._spawn_lock:
             self._spawn()
-            state = wait_for_state(lambda: self.state, "opening", timeout, self._alive)
-            ok = state == "running"
+            deadline = time.monotonic() + timeout
+            while self.state == "opening" and time.monotonic() < deadline and self._alive():
+                time.sleep(0.01)
+            ok = self.state == "running"
         if self._watch is None:
             self._watch = threading.Thread(target=self._watchdog, name="gesam-audio-watch", daemon=True)
             self._watch.start()

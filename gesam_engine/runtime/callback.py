@@ -33,6 +33,11 @@ COUNTER_NAMES = (
     "callback_errors",  # the mixer raised: the block played silence (never happens unless a bug)
 )
 XRUN_NAMES = ("output_underflow", "output_overflow", "input_underflow", "input_overflow")
+# float value slots (float64, shared live), written by the audio process
+GAIN = 0  # output gain reached (the callback)
+OUTPUT_LATENCY_S = 1  # what PortAudio reports for the open stream (audio_child)
+LIMITER_ENGAGED, LIMITER_CLIPPED, LIMITER_NONFINITE, LIMITER_MAX_REDUCTION_DB = 2, 3, 4, 5  # the callback
+N_VALUES = 16
 
 
 class CallbackLog(NamedTuple):
@@ -70,8 +75,8 @@ class MixerCallback:
 
     def __init__(self, renderer: "Renderer", arrays: CallbackArrays, values: np.ndarray | None = None,
                  on_first_call: Callable[[], None] | None = None) -> None:
-        """``values`` (float64, shared_audio's GAIN..LIMITER_MAX_REDUCTION_DB slots) receives the gain
-        and the limiter's counters after each block; ``on_first_call`` runs once, in the audio
+        """``values`` (float64 [N_VALUES]) receives the gain and the limiter's counters (GAIN,
+        LIMITER_* slots) after each block; ``on_first_call`` runs once, in the audio
         thread, before the first block (the audio process raises that thread's priority there)."""
         self.renderer = renderer
         self.block = renderer.block_size
@@ -80,7 +85,7 @@ class MixerCallback:
         self._time = arrays.time
         self._stream_frame = arrays.stream_frame
         self._render_s = arrays.render_s
-        self._values = values if values is not None else np.zeros(8, np.float64)
+        self._values = values if values is not None else np.zeros(N_VALUES, np.float64)
         if renderer.frame != int(self._counters[FRAMES]):
             raise ValueError(f"the renderer's clock ({renderer.frame}) must equal the frames played "
                              f"({int(self._counters[FRAMES])})")
@@ -136,11 +141,11 @@ class MixerCallback:
         """The gain and the limiter's counters, for the engine's metrics (plain float stores)."""
         r, v = self.renderer, self._values
         lim = r.limiter
-        v[0] = r.gain
-        v[2] = lim.engaged_blocks
-        v[3] = lim.clipped_blocks
-        v[4] = lim.nonfinite_blocks
-        v[5] = lim.max_reduction_db
+        v[GAIN] = r.gain
+        v[LIMITER_ENGAGED] = lim.engaged_blocks
+        v[LIMITER_CLIPPED] = lim.clipped_blocks
+        v[LIMITER_NONFINITE] = lim.nonfinite_blocks
+        v[LIMITER_MAX_REDUCTION_DB] = lim.max_reduction_db
 
 
 class CallbackReader:

@@ -227,8 +227,7 @@ class EffectsChain:
             number = float(int(value))
         else:
             number = float(value)
-        setattr(e.plugin, param, value)  # this copy never processes audio: it follows at once (describe())
-        e.values[param] = self._read(e, param)
+        self._set(e, param, value)  # this copy never processes audio: it follows at once (describe())
         return list(self._effects).index(effect), e.params.index(param), number
 
     def apply_encoded(self, effect: int, param: int, number: float) -> None:
@@ -248,8 +247,7 @@ class EffectsChain:
                 value = bool(number)
             else:
                 value = float(number)
-        setattr(e.plugin, name, value)
-        e.values[name] = self._read(e, name)
+        self._set(e, name, value)
 
     def prepare(self, max_frames: int) -> None:
         """Preallocate the planar and interleaved buffers ``process`` uses for blocks up to ``max_frames``."""
@@ -300,8 +298,12 @@ class EffectsChain:
             e, param, value = self._pending.popleft()
             latest[e.spec.name, param] = (e, param, value)
         for e, param, value in latest.values():
-            setattr(e.plugin, param, value)
-            e.values[param] = self._read(e, param)
+            self._set(e, param, value)
+
+    def _set(self, e: _Effect, param: str, value: Any) -> None:
+        """Set a validated value on the plug-in and remember what it really holds now."""
+        setattr(e.plugin, param, value)
+        e.values[param] = self._read(e, param)
 
     def _build(self, spec: EffectSpec) -> _Effect:
         """Create, configure and test one effect; every problem is a ConfigError naming it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -77,10 +77,6 @@ class FileOutput(AudioLink):
             next_t += period
             self._callback(out, self.blocksize, None, None)
             self._file.write(out)
-
-    def status(self) -> dict[str, Any]:
-        """State and counters, as AudioOutput.status."""
-        return super().status()
 
     def close(self) -> None:
         """Stop the clock, close the file and free the shared memory."""

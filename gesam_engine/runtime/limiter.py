@@ -146,9 +146,8 @@ class SafetyLimiter:
 
     def stats(self) -> dict[str, float | int]:
         """Settings and counters, JSON-ready. Any thread."""
-        return {"ceiling_db": self.config.ceiling_db, "lookahead_ms": self.config.lookahead_ms,
-                "latency_ms": 1000.0 * self.latency / self.sample_rate, "release_ms": self.config.release_ms,
-                "engaged_blocks": self.engaged_blocks, "max_reduction_db": round(self.max_reduction_db, 3),
+        return {**self.config.stats(self.sample_rate), "engaged_blocks": self.engaged_blocks,
+                "max_reduction_db": round(self.max_reduction_db, 3),
                 "clipped_blocks": self.clipped_blocks, "nonfinite_blocks": self.nonfinite_blocks}
 
     def reset(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gesam_engine.runtime.callback import COUNTER_NAMES, CallbackArrays
+from gesam_engine.runtime.callback import COUNTER_NAMES, N_VALUES, CallbackArrays
 from gesam_engine.runtime.command_ring import FIELDS, CommandRing
 from gesam_engine.runtime.renderer import RENDER_COUNTERS
 from gesam_engine.runtime.trigger_log import FIELDS as TRIGGER_FIELDS
@@ -46,11 +46,6 @@ N_CONTROL = 16
 IDLE, OPENING, RUNNING, FAILED, LOST, STOPPED = range(6)
 STATE_NAMES = ("idle", "opening", "running", "failed", "lost", "stopped")
 
-# float values (float64), written by the audio process
-GAIN = 0  # output gain reached
-OUTPUT_LATENCY_S = 1  # what PortAudio reports for the open stream
-LIMITER_ENGAGED, LIMITER_CLIPPED, LIMITER_NONFINITE, LIMITER_MAX_REDUCTION_DB = 2, 3, 4, 5
-N_VALUES = 16
 
 
 @dataclasses.dataclass(frozen=True)
