@@ -118,6 +118,21 @@ def test_gain_effects_and_panic_travel_through_the_ring() -> None:
     assert np.all(tail[1024:] == 0) and link.render_counters()["panics"] == 1
 
 
+def test_a_record_the_mixer_cannot_read_is_rejected_counted_and_the_sound_goes_on() -> None:
+    from gesam_engine.runtime import command_ring as cr
+
+    link, cb = _link(64)
+    _play(link, np.full(SR, 0.25, dtype=np.float32))
+    bad_kind = np.zeros(cr.FIELDS)
+    bad_kind[cr.KIND] = 9.0
+    bad_slot = np.zeros(cr.FIELDS)
+    bad_slot[cr.KIND], bad_slot[cr.SLOT], bad_slot[cr.LENGTH] = cr.PLAY, 10_000.0, 100.0  # no such pool slot
+    assert link.shared.ring.push(bad_kind) >= 0 and link.shared.ring.push(bad_slot) >= 0
+    played = _run(cb, 64, 1024)
+    assert link.render_counters()["rejected"] == 2
+    assert np.all(played[LATENCY:, 0] == np.float32(0.25)) and link.shared.ring.consumed == 3
+
+
 def test_a_sound_slot_is_reused_only_when_nothing_can_read_it() -> None:
     link, cb = _link(64, slots=16)
     long = np.full(SR // 2, 0.1, dtype=np.float32)

@@ -159,6 +159,8 @@ def test_nan_and_inf_are_refused_and_change_nothing(engine: Engine, bad: float) 
         lambda: engine.play(bad, 0.2), lambda: engine.play(0.2, bad), lambda: engine.play(0.2, 0.2, bad),
         lambda: engine.trigger(bad), lambda: engine.trigger(1.0, bad),
         lambda: engine.set_pad(0, bad, 0.5), lambda: engine.trigger_pad(0, bad),
+        lambda: engine.trigger(at=bad), lambda: engine.play(0.2, 0.2, at=bad), lambda: engine.trigger_pad(0, at=bad),
+        lambda: engine.note(64, 100, at=bad),
     ]
     for call in calls:
         with pytest.raises(CoordinateError, match="finite"):
