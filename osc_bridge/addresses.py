@@ -26,6 +26,15 @@ INCOMING: dict[str, tuple[str, str]] = {
     "/gesam/latency": ("", "answered by /gesam/state/latency"),
     "/gesam/learn": ("s", "MIDI learn: the next controller moved becomes x or y"),
     "/gesam/kit": ("i", "load saved kit number n (as a MIDI program change)"),
+    "/gesam/locate": ("s", "query by example: an audio file's map point becomes the cursor"),
+    "/gesam/pad/<n>/variation": ("fi?s?", "round robin: radius 0..0.5 (0 = off), variants 1..16, cycle or random"),
+    "/gesam/pad/<n>/layers": ("ffi?", "velocity layers: where a soft hit moves the point (dx, dy), layers 1..8"),
+    "/gesam/pad/<n>/shape/<param>": ("f", "pad envelope and tone: attack, hold, decay, length (ms), tilt (-1..1)"),
+    "/gesam/pad/<n>/lock": ("i", "1 keeps the pad's point when the kit is randomised, 0 frees it"),
+    "/gesam/kit/randomize": ("", "a new point for every unlocked pad, inside its name's class region"),
+    "/gesam/kit/undo": ("", "restore the pads as they were before the last kit change"),
+    "/gesam/model": ("s", "load a model (a directory, or a name under the models folder) and switch to it"),
+    "/gesam/sounds": ("", "answered by /gesam/state/sound for the cursor and every pad"),
 }
 
 OUTGOING: dict[str, str] = {
@@ -43,5 +52,14 @@ OUTGOING: dict[str, str] = {
                             "and whenever the output opens)",
     "/gesam/state/audio": "i underruns, i xruns, f render median ms, f render p99 ms, f render max ms, f cpu share: "
                           "the audio process's health, once a second when it changes",
+    "/gesam/state/kit": "i program, s name: a kit was loaded (program -1: randomised or undone)",
+    "/gesam/state/pad/<n>/lock": "i locked: a pad's lock after it was set",
+    "/gesam/state/pad/<n>/variation": "f radius, i variants, s mode: a pad's variation after it was set",
+    "/gesam/state/pad/<n>/layers": "f dx, f dy, i layers: a pad's velocity layers after they were set",
+    "/gesam/state/pad/<n>/shape/<param>": "f value: a pad's shape parameter after it was set",
+    "/gesam/state/locate": "f x, f y, s class: where a located file landed (class '' without maps)",
+    "/gesam/state/model": "s name: the model now playing (after /gesam/model, and on /gesam/sounds)",
+    "/gesam/state/sound": "s slot, s path: a WAV of the current sound of slot 'cursor' or 'pad<n>', written "
+                          "whenever it changes (for the DAW sampler devices)",
     "/gesam/error": "s reason: why a message was refused",
 }

@@ -1,6 +1,6 @@
 """Kits: the 16 pads saved as TOML, a library of kits by MIDI program, and export to SFZ.
 
-A kit file is ``name = "..."`` and up to 16 ``[[pads]]`` tables (x, y, name, pitch, gain, choke);
+A kit file is ``name = "..."`` and up to 16 ``[[pads]]`` tables (``PAD_KEYS``: point, pitch, level, shape, ...);
 a pad or key left out takes its default, so a short file is a complete kit. A library is a folder
 of ``NNN-name.toml`` files, NNN being the MIDI program (0..127) that loads the kit. The SFZ
 export turns a kit into samples any sampler plays: one WAV per pad, one region per pad.
@@ -25,7 +25,10 @@ from gesam_engine.runtime.pads import Pad, PadError, default_pads
 KIT_PADS = 16
 MAX_PADS = 64
 PROGRAMS = range(128)
-PAD_KEYS = ("x", "y", "name", "pitch", "gain", "choke")
+PAD_KEYS = ("x", "y", "name", "pitch", "gain", "choke", "attack", "hold", "decay", "length", "tilt", "variation",
+            "variants", "variation_mode", "soft_x", "soft_y", "layers", "locked")
+_INT_KEYS = ("choke", "variants", "layers")
+_TEXT_KEYS = ("name", "variation_mode")
 KIT_KEYS = ("name", "pads")
 SFZ_NAME = "kit.sfz"
 SAMPLES_DIR = "samples"
@@ -72,12 +75,15 @@ class Kit:
             f"# gesam kit: {len(self.pads)} pads on the map; pad n plays on MIDI note 36 + n by default.\n"
             "# x, y: map point in [0, 1] (x to the right, y up); pitch: semitones -48..48;\n"
             "# gain: linear 0..4; choke: group 0..63, -1 = none (pads of one group cut each other off).\n"
+            "# attack, hold, decay, length: envelope in ms (decay 0 = ring out, length 0 = whole sound);\n"
+            "# tilt: -1 (darker) .. 1 (brighter); variation: radius of round-robin variants (0 = off),\n"
+            "# variants: how many, variation_mode: cycle or random; soft_x, soft_y: where a soft hit moves\n"
+            "# the point (velocity layers, quantised to `layers`); locked: kept by kit randomize.\n"
             "# A pad or key left out takes its default.\n",
             tomli_w.dumps({"name": self.name}),
         ]
         for i, p in enumerate(self.pads):
-            table = {"x": float(p.x), "y": float(p.y), "name": p.name, "pitch": float(p.pitch),
-                     "gain": float(p.gain), "choke": int(p.choke)}
+            table = pad_table(p)
             parts += [f"\n[[pads]]  # pad {i}\n", tomli_w.dumps(table)]
         return "".join(parts)
 
@@ -86,6 +92,11 @@ class Kit:
         path = Path(path)
         _write_text_atomic(path, self.to_toml())
         return path
+
+
+def pad_table(pad: Pad) -> dict[str, Any]:
+    """A pad's TOML table: every key of ``PAD_KEYS`` with its value."""
+    return {key: getattr(pad, key) for key in PAD_KEYS}
 
 
 def default_kit(pads: int = KIT_PADS, name: str = "default") -> Kit:
@@ -100,13 +111,17 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 def _pad_value(key: str, value: Any, where: str) -> Any:
     """Type-check one pad key from TOML (ints are accepted for the float keys)."""
-    if key == "name":
+    if key in _TEXT_KEYS:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return value
-    if key == "choke":
+    if key == "locked":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if key in _INT_KEYS:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer (-1 = no choke group), got {value!r}")
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where} must be a number, got {value!r}")
