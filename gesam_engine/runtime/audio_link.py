@@ -53,12 +53,14 @@ class AudioLink:
 
     # ---- commands (any thread) ---------------------------------------------------------------
     def play(self, sound: np.ndarray, *, velocity: float, gain: float, rate: float, choke: int, arrival: float,
-             trigger_id: int, pan: float = 0.0, at: float | None = None) -> bool:
+             trigger_id: int, pan: float = 0.0, at: float | None = None, attack: float = 0.0, hold: float = 0.0,
+             decay: float = 0.0, length: float = 0.0) -> bool:
         """Queue a play; False when the ring is full. ``at`` (perf_counter seconds) makes it timed:
-        it starts on the frame the stream plays at ``at``, plus the fixed timed latency. Raises
-        PoolFull when no sound slot is free."""
+        it starts on the frame the stream plays at ``at``, plus the fixed timed latency. ``attack``,
+        ``hold``, ``decay`` and ``length`` (ms) shape the voice (``PlaySound``). Raises PoolFull when
+        no sound slot is free."""
         with self._lock:
-            slot, length = self.pool.place(sound)
+            slot, samples = self.pool.place(sound)
             target = -1
             if at is not None:
                 frame = self.clock.frame_at(at)
@@ -66,9 +68,10 @@ class AudioLink:
                     target = max(frame + self.timed_latency_frames, 0)
             r = self._record
             r.fill(0.0)
-            r[cr.KIND], r[cr.SLOT], r[cr.LENGTH], r[cr.TARGET] = cr.PLAY, slot, length, target
+            r[cr.KIND], r[cr.SLOT], r[cr.LENGTH], r[cr.TARGET] = cr.PLAY, slot, samples, target
             r[cr.VELOCITY], r[cr.LEVEL], r[cr.RATE], r[cr.PAN], r[cr.CHOKE] = velocity, gain, rate, pan, choke
             r[cr.TRIGGER_ID], r[cr.ARRIVAL] = trigger_id, arrival
+            r[cr.ATTACK], r[cr.HOLD], r[cr.DECAY], r[cr.CUT] = attack, hold, decay, length
             seq = self.shared.ring.push(r)
             if seq < 0:
                 return False

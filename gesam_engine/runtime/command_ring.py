@@ -2,7 +2,8 @@
 single-consumer ring of fixed-size float64 records, usually in shared memory.
 
 One record is ``FIELDS`` float64 numbers (see the field indices below): a play with a sound-pool
-slot, velocity, pitch rate, pan, gain, choke group and target sample; an output gain; an effect
+slot, velocity, pitch rate, pan, gain, choke group, target sample and shape (attack, hold, decay,
+length in ms); an output gain; an effect
 parameter change (effect, parameter and value as numbers, see ``EffectsChain.encode``). Integers
 travel as float64, exact up to 2**53. A record's index in the ring (``written`` when it was
 pushed) is its sequence number: a panic drops the plays queued before the index it names.
@@ -27,9 +28,10 @@ PLAY, GAIN, PARAM = 1.0, 2.0, 3.0
 KIND = 0
 SLOT, LENGTH, TARGET = 1, 2, 3  # PLAY: sound-pool slot, its length, target frame (-1 = next block)
 VELOCITY, LEVEL, RATE, PAN, CHOKE, TRIGGER_ID, ARRIVAL = 4, 5, 6, 7, 8, 9, 10
+ATTACK, HOLD, DECAY, CUT = 11, 12, 13, 14  # PLAY: the pad's shape in ms (CUT: its length)
 VALUE = 1  # GAIN: the linear gain
 EFFECT, PARAMETER, PARAM_VALUE = 1, 2, 3  # PARAM: effect index, parameter index, encoded value
-FIELDS = 12
+FIELDS = 16  # 15 is spare: a record is 128 bytes, two cache lines
 RECORD_BYTES = FIELDS * 8
 
 

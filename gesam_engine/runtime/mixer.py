@@ -74,7 +74,8 @@ class RingCommands:
             return PlaySound(self.pool[slot, :length], velocity=float(r[cr.VELOCITY]), gain=float(r[cr.LEVEL]),
                              rate=float(r[cr.RATE]), pan=float(r[cr.PAN]), choke=int(r[cr.CHOKE]),
                              arrival=float(r[cr.ARRIVAL]), trigger_id=int(r[cr.TRIGGER_ID]),
-                             at_frame=int(r[cr.TARGET]), tag=slot)
+                             at_frame=int(r[cr.TARGET]), tag=slot, attack=float(r[cr.ATTACK]),
+                             hold=float(r[cr.HOLD]), decay=float(r[cr.DECAY]), length=float(r[cr.CUT]))
         if kind == cr.GAIN:
             return SetGain(float(r[cr.VALUE]))
         if kind == cr.PARAM:

@@ -1,9 +1,10 @@
-"""Polyphonic sample voices: velocity, pitch by resampling, equal-power pan, choke groups, stealing.
+"""Polyphonic sample voices: velocity, pitch by resampling, equal-power pan, choke groups, stealing,
+and a pad's shape (attack, hold, decay and length, in output time whatever the pitch).
 
 Every voice's output is a function of absolute sample time only: the voice remembers the
 absolute frame it started at (and the frame its release started at), and each output sample
-``t`` reads the sound at ``pos0 + rate * (t - start)`` with the fade-in and release gains
-computed from the same integers. So rendering in blocks of 64 or 512 frames gives the same
+``t`` reads the sound at ``pos0 + rate * (t - start)`` with the fade-in, envelope and release
+gains computed from the same integers. So rendering in blocks of 64 or 512 frames gives the same
 samples, as long as commands arrive at the same absolute frames.
 
 All state lives in arrays allocated in ``__init__``; ``render`` uses preallocated scratch with
@@ -18,6 +19,7 @@ import math
 import numpy as np
 
 from gesam_engine.config import check
+from gesam_engine.runtime.pads import MAX_ENVELOPE_MS
 
 FREE, PLAYING, RELEASING = 0, 1, 2
 _NEVER = np.iinfo(np.int64).max  # release end of a voice that is not releasing
@@ -40,6 +42,12 @@ class PlaySound:
     trigger_id: int = 0  # ties the trigger to its latency record
     at_frame: int = -1  # absolute output frame to start at (a timed trigger); -1 = the next block
     tag: int = -1  # the sound-pool slot it plays (published per voice, so the slot is not reused)
+    # shape, in ms of output time (0..10000, as a Pad's): linear fade-in; full level after it; linear
+    # fade to silence after that (0 = none: the sound rings out); release after this long (0 = never)
+    attack: float = 0.0
+    hold: float = 0.0
+    decay: float = 0.0
+    length: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +141,9 @@ class VoicePool:
         self._pair_end = np.zeros(s, dtype=np.int64)  # after the last sample with a right neighbour
         self._release_start = np.zeros(s, dtype=np.int64)
         self._release_end = np.full(s, _NEVER, dtype=np.int64)
+        self._attack_n = np.zeros(s, dtype=np.int64)  # frames of the shape's fade-in (0 = none)
+        self._decay_at = np.zeros(s, dtype=np.int64)  # frames from the start to the decay's first sample
+        self._decay_n = np.zeros(s, dtype=np.int64)  # frames of the decay (0 = none)
         self._age = np.zeros(s, dtype=np.int64)  # start order: larger is newer
         self._sounds: list[np.ndarray | None] = [None] * s  # references only, never copied
         if tags is not None and (tags.shape != (s,) or tags.dtype != np.int64):
@@ -156,6 +167,7 @@ class VoicePool:
         self._env = np.empty(b, dtype=np.float32)
         self._tmp64 = np.empty(b, dtype=np.float64)
         self._mask = np.empty(s, dtype=bool)
+        self._mask2 = np.empty(s, dtype=bool)
         self._key = np.empty(s, dtype=np.int64)
 
     # ---- queries -------------------------------------------------------------------------
@@ -185,6 +197,7 @@ class VoicePool:
 
     def playing(self) -> int:
         """Voices playing and not releasing (at most ``config.voices``). The mixer only."""
+        self._settle(self._frame)
         np.equal(self._state, PLAYING, out=self._mask)
         return int(np.count_nonzero(self._mask))
 
@@ -196,9 +209,12 @@ class VoicePool:
         ``cmd.velocity`` is clamped to 0..1 and gives gain = velocity**curve, times ``cmd.gain``
         (clamped to 0..4); ``cmd.rate`` > 0 is
         the playback rate; ``cmd.pan`` in -1..1 (clamped); ``cmd.choke`` >= 0 first releases the
-        other voices of that group. With every voice busy the oldest playing one is released
-        (stolen) and the new one starts at once. Raises ValueError for an unusable command (a
-        sound or gain that is not finite among them: nothing non-finite enters the mix).
+        other voices of that group. The shape (``attack``, ``hold``, ``decay``, ``length`` in ms,
+        clamped to 0..10000) counts output frames from the voice's start: a decay ends the voice
+        where it reaches silence, a length releases it there (over release_ms). With every voice
+        busy the oldest playing one is released (stolen) and the new one starts at once. Raises
+        ValueError for an unusable command (a sound or gain that is not finite among them: nothing
+        non-finite enters the mix).
         The mixer only.
         """
         sound = cmd.sound
@@ -217,9 +233,14 @@ class VoicePool:
         velocity = min(max(velocity, 0.0), 1.0)
         level = min(max(level, 0.0), 4.0)
         pan = min(max(pan, -1.0), 1.0)
+        shape = (float(cmd.attack), float(cmd.hold), float(cmd.decay), float(cmd.length))
+        if not all(math.isfinite(ms) for ms in shape):
+            raise ValueError(f"PlaySound.attack, hold, decay and length must be finite ms, got {shape}")
+        attack_n, hold_n, decay_n, length_n = (self._frames(ms) for ms in shape)
         group = int(cmd.choke)
         t = self._frame if at is None else max(int(at), self._frame)
 
+        self._settle(t)
         if group >= 0:
             self.choke(group, t)
         if self.playing() >= self.config.voices:
@@ -247,8 +268,16 @@ class VoicePool:
         self._start[v] = t
         self._end[v] = t + _count_positions(0.0, rate, float(length), inclusive=False)
         self._pair_end[v] = t + _count_positions(0.0, rate, float(length - 1), inclusive=True)
+        self._attack_n[v] = attack_n
+        self._decay_at[v] = attack_n + hold_n
+        self._decay_n[v] = decay_n
+        if decay_n > 0:  # silent from the decay's end on: the voice ends there
+            self._end[v] = min(int(self._end[v]), t + attack_n + hold_n + decay_n)
         self._release_start[v] = _NEVER
         self._release_end[v] = _NEVER
+        if length_n > 0 and t + length_n < self._end[v]:  # cut by its length: a release scheduled now
+            self._release_start[v] = t + length_n
+            self._release_end[v] = t + length_n + self._release_n
         self._started += 1
         self._age[v] = self._started
         return v
@@ -272,10 +301,26 @@ class VoicePool:
             if self._state[v] != FREE:
                 self._free(v)
 
+    def _frames(self, ms: float) -> int:
+        """Output frames of a shape time in ms (clamped to 0..10000); at least 1 when ms > 0."""
+        ms = min(max(ms, 0.0), MAX_ENVELOPE_MS)
+        return max(1, int(round(ms * self.sample_rate / 1000.0))) if ms > 0.0 else 0
+
+    def _settle(self, t: int) -> None:
+        """Mark the playing voices whose length release has begun by frame ``t`` as releasing."""
+        np.less_equal(self._release_start, t, out=self._mask2)
+        np.equal(self._state, PLAYING, out=self._mask)
+        np.logical_and(self._mask, self._mask2, out=self._mask)
+        np.copyto(self._state, RELEASING, where=self._mask)
+
     def _release(self, v: int, at: int | None = None) -> None:
         """Start voice ``v``'s release ramp at frame ``at`` (default the next rendered one); a hard
-        cut when release_ms is 0 (at ``at``: the voice ends there)."""
+        cut when release_ms is 0 (at ``at``: the voice ends there). A release already scheduled
+        (by the voice's length) to begin by then goes on unchanged."""
         t = self._frame if at is None else max(int(at), self._frame)
+        if self._release_start[v] <= t:
+            self._state[v] = RELEASING
+            return
         if self._release_n == 0:
             if t <= self._frame:
                 self._free(v)
@@ -313,7 +358,7 @@ class VoicePool:
         """Overwrite ``out`` [n, channels] float32 (n <= max_block) with the next n frames of the mix.
 
         Linear interpolation at ``pos0 + rate*k`` (the sample after a sound's end reads as 0),
-        fade-in and release ramps per sample from absolute frame numbers, equal-power pan.
+        fade-in, attack, decay and release ramps per sample from absolute frame numbers, equal-power pan.
         Voices whose last sample falls in this block become free. The mixer only.
         """
         n = out.shape[0]
@@ -366,6 +411,20 @@ class VoicePool:
             np.add(k[:j], 1.0, out=self._tmp64[:j])
             np.divide(self._tmp64[:j], float(self._fade_n), out=self._env[:j], casting="same_kind")
             np.multiply(a[:j], self._env[:j], out=a[:j])
+        attack_n = int(self._attack_n[v])
+        if offset < attack_n:  # the shape's attack: gain (k+1)/attack_n, like the fade-in
+            j = min(m, attack_n - offset)
+            np.add(k[:j], 1.0, out=self._tmp64[:j])
+            np.divide(self._tmp64[:j], float(attack_n), out=self._env[:j], casting="same_kind")
+            np.multiply(a[:j], self._env[:j], out=a[:j])
+        decay_n = int(self._decay_n[v])
+        if decay_n > 0:  # decay gain (decay_at + decay_n - k) / decay_n, 1 at its first sample
+            d0 = max(0, int(self._decay_at[v]) - offset)
+            if d0 < m:
+                d = self._tmp64[d0:m]
+                np.subtract(float(int(self._decay_at[v]) + decay_n), k[d0:m], out=d)
+                np.divide(d, float(decay_n), out=self._env[d0:m], casting="same_kind")
+                np.multiply(a[d0:m], self._env[d0:m], out=a[d0:m])
         rel_end = int(self._release_end[v])
         if rel_end != _NEVER and self._release_n > 0:  # release gain (rel_end - frame) / release_n, 1 at its first sample
             r0 = max(0, int(self._release_start[v]) - t)

@@ -118,6 +118,19 @@ def test_gain_effects_and_panic_travel_through_the_ring() -> None:
     assert np.all(tail[1024:] == 0) and link.render_counters()["panics"] == 1
 
 
+def test_a_pads_shape_travels_through_the_ring_to_the_voice() -> None:
+    link, cb = _link(64)
+    sound = np.full(SR, 0.25, dtype=np.float32)  # two together stay under the safety limiter
+    _play(link, sound, attack=1.0, hold=0.5, decay=2.0)  # 48, 24 and 96 frames: silent from frame 168
+    _play(link, sound, length=3.0, trigger_id=1)  # released at frame 144, over the 5 ms (240 frames) release
+    played = _run(cb, 64, 1024)[LATENCY:, 0]
+    k = np.arange(played.shape[0])
+    decaying = 0.25 * np.concatenate(((k[:48] + 1) / 48, np.ones(24), (168 - k[72:168]) / 96, np.zeros(k.size - 168)))
+    cut = 0.25 * np.clip((384 - k) / 240, 0.0, 1.0)
+    np.testing.assert_allclose(played, decaying + cut, atol=1e-6)
+    assert not np.any(link.shared.holders >= 0) and link.render_counters()["rejected"] == 0  # both slots free
+
+
 def test_a_record_the_mixer_cannot_read_is_rejected_counted_and_the_sound_goes_on() -> None:
     from gesam_engine.runtime import command_ring as cr
 
@@ -158,6 +171,8 @@ def test_no_memory_growth_over_ten_thousand_calls() -> None:
     def cycle(i: int) -> None:
         if i % 8 == 0:
             _play(link, sound)
+        if i % 8 == 4:  # shaped voices too: a length release and a decay end
+            _play(link, sound, attack=0.5, hold=1.0, decay=5.0, length=20.0)
         cb(out, 256, None, NO_FLAGS)
 
     for i in range(200):  # warm-up: caches, first-time attribute creation

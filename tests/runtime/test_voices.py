@@ -208,3 +208,110 @@ def test_kill_all_frees_every_voice_at_once() -> None:
     assert _render(pool, 64, 64)[-1, 0] > 0.5 and pool.active() == 3
     pool.kill_all()
     assert pool.active() == 0 and np.all(_render(pool, 64, 64) == 0)
+
+
+# ---- shape: attack, hold, decay, length --------------------------------------------------------
+def test_attack_hold_decay_ramps_at_known_frames_and_the_voice_ends_at_silence() -> None:
+    pool = VoicePool(VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0), SR, 1, 64)
+    pool.start(PlaySound(np.ones(SR, dtype=np.float32), attack=1.0, hold=0.5, decay=2.0))  # 48, 24, 96 frames
+    out = _render(pool, 512, 64)[:, 0]
+    k = np.arange(512)
+    np.testing.assert_allclose(out[:48], (k[:48] + 1) / 48, atol=1e-7)
+    np.testing.assert_array_equal(out[48:72], 1.0)
+    np.testing.assert_allclose(out[72:168], (168 - k[72:168]) / 96, atol=1e-7)
+    assert out[72] == 1.0 and out[167] == pytest.approx(1 / 96) and np.all(out[168:] == 0)
+    assert pool.active() == 0  # the decay reached silence: its slot is free
+
+
+def test_the_shape_counts_output_time_whatever_the_pitch() -> None:
+    pool = VoicePool(VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0), SR, 1, 128)
+    sound = np.ones(SR, dtype=np.float32)
+    for rate in (0.5, 1.0, 2.0):
+        pool.start(PlaySound(sound, rate=rate, attack=1.0, decay=1.0))
+        out = _render(pool, 256, 128)[:, 0]
+        assert out[47] == 1.0 and out[95] == pytest.approx(1 / 48) and np.all(out[96:] == 0)
+        assert pool.active() == 0
+
+
+def test_length_releases_the_voice_with_the_release_fade_and_frees_its_slot() -> None:
+    pool = VoicePool(VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0, release_ms=5.0), SR, 1, 64)
+    pool.start(PlaySound(np.full(SR, 0.5, dtype=np.float32), length=2.0))  # released at frame 96, over 240
+    out = _render(pool, 128, 64)[:, 0]
+    assert pool.playing() == 0 and pool.active() == 1  # releasing: no longer counted as playing
+    out = np.concatenate((out, _render(pool, 384, 64)[:, 0]))
+    np.testing.assert_array_equal(out[:96], 0.5)
+    np.testing.assert_allclose(out[96:336], 0.5 * (336 - np.arange(96, 336)) / 240, atol=1e-7)
+    assert np.all(out[336:] == 0) and pool.active() == 0
+
+    hard = VoicePool(VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0, release_ms=0.0), SR, 1, 64)
+    hard.start(PlaySound(np.full(SR, 0.5, dtype=np.float32), length=1.0))  # 48 frames, then a cut
+    out = _render(hard, 128, 64)[:, 0]
+    assert np.all(out[:48] == 0.5) and np.all(out[48:] == 0) and hard.active() == 0
+
+
+def test_a_choke_during_a_length_release_goes_on_with_it_and_an_earlier_one_wins() -> None:
+    cfg = VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0, release_ms=5.0)
+    later = VoicePool(cfg, SR, 1, 64)
+    later.start(PlaySound(np.full(SR, 0.5, dtype=np.float32), length=1.0, choke=1))  # release from frame 48
+    first = _render(later, 128, 64)[:, 0]
+    later.choke(1)  # at frame 128, inside the release: it goes on, no jump back up
+    out = np.concatenate((first, _render(later, 256, 64)[:, 0]))
+    np.testing.assert_allclose(out[48:288], 0.5 * (288 - np.arange(48, 288)) / 240, atol=1e-7)
+    assert np.all(out[288:] == 0) and later.active() == 0
+
+    earlier = VoicePool(cfg, SR, 1, 64)
+    earlier.start(PlaySound(np.full(SR, 0.5, dtype=np.float32), length=100.0, choke=1))
+    _render(earlier, 64, 64)
+    earlier.choke(1)  # at frame 64, long before the length: the choke's release
+    out = _render(earlier, 320, 64)[:, 0]
+    np.testing.assert_allclose(out[:240], 0.5 * (240 - np.arange(240)) / 240, atol=1e-7)
+    assert np.all(out[240:] == 0) and earlier.active() == 0
+
+
+def test_shape_values_are_checked_and_clamped() -> None:
+    pool = VoicePool(VoiceConfig(fade_in_ms=0.0, velocity_curve=1.0), SR, 1, 64)
+    for name in ("attack", "hold", "decay", "length"):
+        with pytest.raises(ValueError, match="finite ms"):
+            pool.start(PlaySound(np.ones(100, dtype=np.float32), **{name: float("nan")}))
+    assert pool.active() == 0
+    pool.start(PlaySound(np.ones(100, dtype=np.float32), attack=-5.0, decay=-1.0, length=-1.0))  # below 0: none
+    np.testing.assert_array_equal(_render(pool, 128, 64)[:100, 0], 1.0)
+    pool.start(PlaySound(np.ones(100, dtype=np.float32), decay=1e-6))  # above 0: at least one frame
+    assert _render(pool, 64, 64)[0, 0] == 1.0 and pool.active() == 0
+
+
+def _shaped_script(block: int) -> tuple[np.ndarray, VoicePool]:
+    """Shaped triggers (some timed inside a block), chokes during length releases, steals, a panic."""
+    pool = VoicePool(VoiceConfig(voices=4, release_ms=3.0), SR, 2, 512)
+    sounds = [_drum(1500 + 700 * i, seed=i) for i in range(5)]
+    script: dict[int, list[tuple[int, PlaySound | StopAll]]] = {}
+    for i in range(40):
+        cmd = PlaySound(
+            sounds[i % 5],
+            velocity=0.3 + 0.15 * (i % 5),
+            rate=(1.0, 1.37, 0.61, 2.0, 0.9)[i % 5],
+            pan=(-1.0, 0.0, 0.35, 1.0)[i % 4],
+            choke=(-1, 1, -1, 2)[i % 4],
+            attack=(0.0, 2.3, 0.0, 11.0, 0.7)[i % 5],
+            hold=(0.0, 1.1, 4.0)[i % 3],
+            decay=(0.0, 9.7, 30.0, 0.0)[i % 4],
+            length=(0.0, 0.0, 13.3, 25.0, 4.1, 0.0, 7.0)[i % 7],
+        )
+        t = 512 * (i // 2 + i % 3)
+        script.setdefault(t, []).append((t + (0, 100, 333)[i % 3], cmd))
+    script.setdefault(512 * 15, []).append((512 * 15, StopAll()))
+    frames = 512 * 32
+    out = np.zeros((frames, 2), dtype=np.float32)
+    for t in range(0, frames, block):
+        for at, cmd in script.get(t, []):
+            pool.stop_all() if isinstance(cmd, StopAll) else pool.start(cmd, at=at)
+        pool.render(out[t : t + block])
+    return out, pool
+
+
+def test_shaped_voices_render_the_same_samples_at_block_sizes_64_and_512() -> None:
+    small, pool_small = _shaped_script(64)
+    large, pool_large = _shaped_script(512)
+    assert np.max(np.abs(large)) > 0.1
+    assert pool_small.steals == pool_large.steals > 0
+    np.testing.assert_array_equal(small, large)

@@ -1,0 +1,126 @@
+"""A pad's tilt: a first-order lowpass (tilt < 0, darker) or highpass (tilt > 0, brighter) whose
+corner moves with |tilt|, baked into a copy of the sound before it is played.
+
+A fixed filter on a one-shot gives the same samples as a filter in the voice, so the audio
+callback keeps no filter state. ``tilt_sound`` is also what the SFZ export bakes into its WAVs,
+so an exported kit sounds like the engine. ``TiltCache`` filters a sound once per tilt.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+TILT_LOW_HZ = 200.0  # the lowpass corner at tilt -1 (at tilt 0 it is Nyquist: no filter)
+TILT_HIGH_HZ = 5000.0  # the highpass corner at tilt 1 (at tilt 0 it is 0 Hz: no filter)
+MAX_MAKEUP = 4.0  # at most +12 dB of make-up gain towards the unfiltered loudness
+TILT_CACHE_MB = 64.0
+
+
+def corner_hz(tilt: float, sample_rate: int) -> float:
+    """The filter's corner: lowpass from Nyquist (tilt 0) down to 200 Hz (tilt -1) on a log scale,
+    highpass from 0 Hz (tilt 0) up to 5 kHz (tilt 1) along tilt squared."""
+    nyquist = sample_rate / 2.0
+    s = abs(tilt)
+    if tilt < 0:
+        return float(nyquist * (min(TILT_LOW_HZ, nyquist) / nyquist) ** s)
+    return min(TILT_HIGH_HZ * s * s, 0.99 * nyquist)
+
+
+def _first_order(x: np.ndarray, tilt: float, sample_rate: int) -> np.ndarray:
+    """``x`` float64 [L, C] through the bilinear one-pole lowpass (tilt < 0) or highpass (tilt > 0).
+
+    y[n] = b0 x[n] + b1 x[n-1] + p y[n-1], the recursion done as an FFT convolution with p**k,
+    k < L, cut where |p|**k falls below 1e-18 (so exact to float64 for the first L outputs, which is
+    all a one-shot keeps). Both filters become the identity as |tilt| goes to 0 (their pole and
+    zero meet), so the tilt has no jump there.
+    """
+    length = x.shape[0]
+    k = math.tan(math.pi * corner_hz(tilt, sample_rate) / sample_rate)
+    pole = (1.0 - k) / (1.0 + k)
+    if tilt < 0:
+        b0, b1 = k / (1.0 + k), k / (1.0 + k)
+    else:
+        b0, b1 = 1.0 / (1.0 + k), -1.0 / (1.0 + k)
+    w = b0 * x
+    w[1:] += b1 * x[:-1]
+    if pole == 0.0:  # the corner at a quarter of the rate: no recursion
+        return w
+    taps = length if abs(pole) >= 1.0 else min(length, math.ceil(math.log(1e-18) / math.log(abs(pole))) + 1)
+    h = np.arange(taps, dtype=np.float64)
+    np.multiply(h, math.log(abs(pole)), out=h)
+    np.exp(h, out=h)
+    if pole < 0:
+        h[1::2] *= -1.0
+    n = 1 << (length + taps - 2).bit_length()  # >= length + taps - 1: no wrap-around
+    y = np.fft.irfft(np.fft.rfft(w, n, axis=0) * np.fft.rfft(h, n)[:, None], n, axis=0)
+    return np.asarray(y[:length])
+
+
+def tilt_sound(sound: np.ndarray, tilt: float, sample_rate: int) -> np.ndarray:
+    """``sound`` (finite, float [L] or [L, C]) tilted, as float32 of the same shape; ``sound`` itself at tilt 0.
+
+    The filtered sound is made up towards the input's RMS (by at most +12 dB) but never above the
+    input's peak, so a tilt changes the tone more than the level and never eats into headroom.
+    """
+    if not (math.isfinite(tilt) and -1.0 <= tilt <= 1.0):
+        raise ValueError(f"tilt must be in -1..1 (below 0 darker, above 0 brighter), got {tilt}")
+    if sample_rate < 1:
+        raise ValueError(f"sample_rate must be >= 1, got {sample_rate}")
+    if tilt == 0.0:
+        return sound
+    x = np.asarray(sound, dtype=np.float64)
+    if x.ndim not in (1, 2) or x.shape[0] == 0:
+        raise ValueError(f"sound must be a non-empty wave [L] or [L, C], got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("sound must hold finite samples to be tilted")
+    y = _first_order(x.reshape(x.shape[0], -1), tilt, sample_rate).reshape(x.shape)
+    rms_in, rms_out = float(np.sqrt(np.mean(x * x))), float(np.sqrt(np.mean(y * y)))
+    peak_in, peak_out = float(np.abs(x).max()), float(np.abs(y).max())
+    if rms_out > 0.0 and peak_out > 0.0:
+        y *= min(rms_in / rms_out, MAX_MAKEUP, peak_in / peak_out)
+    return np.asarray(y, dtype=np.float32)
+
+
+class TiltCache:
+    """Tilted copies of sounds by (source array, tilt), least recently used out past ``max_mb``.
+
+    A sound is filtered once per tilt, and its tilted copy keeps one identity, so the sound pool
+    copies it into shared memory once. Any thread; filtering runs outside the lock.
+    """
+
+    def __init__(self, sample_rate: int, max_mb: float = TILT_CACHE_MB) -> None:
+        self.sample_rate = int(sample_rate)
+        self.max_bytes = int(max_mb * 2**20)
+        self._items: OrderedDict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.filtered = 0  # sounds filtered so far (one per new source and tilt)
+
+    def get(self, sound: np.ndarray, tilt: float) -> np.ndarray:
+        """``sound`` tilted by ``tilt`` (``sound`` itself at 0), filtered on the first call only."""
+        if tilt == 0.0:
+            return sound
+        key = (id(sound), float(tilt))
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is sound:  # the source is held, so its id is not reused
+                self._items.move_to_end(key)
+                return hit[1]
+        tilted = tilt_sound(sound, tilt, self.sample_rate)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is sound:  # another thread was first: keep one identity
+                return hit[1]
+            if hit is not None:  # unreachable while the source is held; keeps the byte count right
+                self._bytes -= self._items.pop(key)[1].nbytes
+            self.filtered += 1
+            self._items[key] = (sound, tilted)
+            self._bytes += tilted.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, (_, old) = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+        return tilted
