@@ -46,7 +46,8 @@ def start_midi(args: argparse.Namespace, execute: Callable[[Any], Any], say: Cal
     mapping = MidiMapping.load(args.midi_map) if args.midi_map is not None and args.midi_map.exists() else MidiMapping()
 
     def learned(new: MidiMapping) -> None:
-        say(f"[midi] learned: x = CC {new.x_cc}, y = CC {new.y_cc}")
+        controls = "".join(f", CC {cc} = {target}" for cc, target in sorted(new.controls.items(), key=lambda i: int(i[0])))
+        say(f"[midi] learned: x = CC {new.x_cc}, y = CC {new.y_cc}{controls}")
         if args.midi_map is not None:
             new.save(args.midi_map)
 

@@ -20,6 +20,7 @@ from gesam_engine.atomic_io import atomic_write
 from gesam_engine.config import check, from_dict, read_toml, to_dict
 from gesam_engine.errors import ConfigError
 from osc_bridge.commands import Command, Move, Note, PitchBend, ProgramChange
+from osc_bridge.midi.controls import ControlTarget, parse_target
 
 NO_CC = -1
 """``x_cc_lsb`` / ``y_cc_lsb`` value meaning "no 14-bit LSB controller for this axis"."""
@@ -40,6 +41,8 @@ class MidiMapping:
     ``bend_range``: semitones at full pitch-bend deflection (0..48).
     ``velocity``: "played" passes the note's velocity, "fixed" plays every note at ``fixed_velocity``.
     ``program_change_kits``: program change loads saved kit ``program``.
+    ``controls``: more controllers, ``{"20" = "pad/0/shape/decay"}`` (``midi.controls``: pad
+    shapes, variation, kit randomize and undo); MIDI learn of such a target adds to it.
     """
 
     channel: int = 0
@@ -53,6 +56,7 @@ class MidiMapping:
     velocity: str = "played"
     fixed_velocity: int = 100
     program_change_kits: bool = True
+    controls: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check(0 <= self.channel <= 16, f"midi.channel must be 0 (omni) or 1..16, got {self.channel}")
@@ -78,6 +82,14 @@ class MidiMapping:
               f"midi.bend_range must be in 0..48 semitones, got {self.bend_range}")
         check(self.velocity in VELOCITY_MODES,
               f"midi.velocity must be one of {list(VELOCITY_MODES)}, got {self.velocity!r}")
+        for cc, target in self.controls.items():
+            check(cc.isascii() and cc.isdigit() and 0 <= int(cc) <= 119,
+                  f"midi.controls keys must be controller numbers 0..119, got {cc!r}")
+            check(int(cc) not in seen, f"midi.controls: controller {cc} already moves the cursor (midi.{seen.get(int(cc))})")
+            try:
+                parse_target(target, max(self.pads, 1))
+            except ValueError as exc:
+                check(False, f"midi.controls.{cc}: {exc}")
         check(1 <= self.fixed_velocity <= 127, f"midi.fixed_velocity must be in 1..127, got {self.fixed_velocity}")
 
     @classmethod
@@ -121,6 +133,7 @@ class MidiMapper:
         self._xy = [0.5, 0.5]
         self._msb: list[int | None] = [None, None]  # last MSB per axis, for the LSB that follows
         self._learning: str | None = None
+        self._values: dict[int, int] = {}  # last value per controller, for kit-action presses
 
     @property
     def mapping(self) -> MidiMapping:
@@ -140,10 +153,14 @@ class MidiMapper:
     def learn(self, target: str | None) -> None:
         """Arm MIDI learn: the next controller moved (on the mapped channel) becomes axis ``target``.
 
-        ``None`` disarms. Raises ConfigError for a target other than 'x' or 'y'.
+        ``None`` disarms. Raises ConfigError for a target other than 'x', 'y' or a control target
+        (``osc_bridge.midi.controls``: ``pad/3/shape/decay``, ``kit/randomize``, ...).
         """
         if target is not None and target not in LEARN_TARGETS:
-            raise ConfigError(f"MIDI learn target must be one of {list(LEARN_TARGETS)}, got {target!r}")
+            try:
+                parse_target(target, max(self._mapping.pads, 1))
+            except ValueError as exc:
+                raise ConfigError(f"MIDI learn target must be x, y or a control target: {exc}") from None
         with self._lock:
             self._learning = target
 
@@ -177,6 +194,12 @@ class MidiMapper:
         if self._learning is not None:
             self._assign(self._learning, control)
         m = self._mapping
+        target = m.controls.get(str(control))
+        if target is not None:
+            previous = self._values.get(control)
+            self._values[control] = value
+            cmd = self._target(target).command(value, previous)
+            return [cmd] if cmd is not None else []
         for axis, (msb, lsb) in enumerate(((m.x_cc, m.x_cc_lsb), (m.y_cc, m.y_cc_lsb))):
             if control == msb:
                 self._msb[axis] = value
@@ -190,16 +213,34 @@ class MidiMapper:
                 return [Move(self._xy[0], self._xy[1])]
         return []
 
+    def _target(self, text: str) -> ControlTarget:
+        return parse_target(text, max(self._mapping.pads, 1))  # valid: the mapping checked it
+
+    def _assign_control(self, target: str, control: int) -> None:
+        """MIDI learn of a control target: ``control`` drives it (instead of any controller before)."""
+        m = self._mapping
+        if control in {m.x_cc, m.y_cc, m.x_cc_lsb, m.y_cc_lsb}:
+            return  # a cursor controller stays the cursor's: learn stays armed for another one
+        controls = {cc: t for cc, t in m.controls.items() if t != target}
+        controls[str(control)] = target
+        self._mapping = dataclasses.replace(m, controls=controls)
+        self._values.pop(control, None)
+        self._learning = None
+
     def _assign(self, target: str, control: int) -> None:
         """MIDI learn: ``control`` (and its LSB partner control+32 when below 32) drive ``target``.
 
         When the new controllers are the other axis's, the axes swap controllers. A controller
         that cannot be used (a mapping that would not validate) leaves learn armed.
         """
+        if target not in LEARN_TARGETS:
+            self._assign_control(target, control)
+            return
         m = self._mapping
         lsb = control + 32 if control < 32 else NO_CC
         mine, other = ("x", "y") if target == "x" else ("y", "x")
-        changes: dict[str, Any] = {f"{mine}_cc": control, f"{mine}_cc_lsb": lsb}
+        changes: dict[str, Any] = {f"{mine}_cc": control, f"{mine}_cc_lsb": lsb,
+                                   "controls": {cc: t for cc, t in m.controls.items() if int(cc) not in (control, lsb)}}
         other_ccs = {getattr(m, f"{other}_cc"), getattr(m, f"{other}_cc_lsb")} - {NO_CC}
         if {control, lsb} & other_ccs:
             changes[f"{other}_cc"] = getattr(m, f"{mine}_cc")

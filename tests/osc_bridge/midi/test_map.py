@@ -8,7 +8,7 @@ import mido
 import pytest
 
 from gesam_engine.errors import ConfigError
-from osc_bridge.commands import Move, Note, PitchBend, ProgramChange
+from osc_bridge.commands import KitRandomize, KitUndo, Move, Note, PadShape, PadVariation, PitchBend, ProgramChange
 from osc_bridge.midi.map import MidiMapper, MidiMapping
 
 
@@ -131,8 +131,10 @@ def test_learn_only_on_the_mapped_channel_and_refuses_mode_messages() -> None:
 
 def test_learn_target_checked_and_disarm() -> None:
     mapper = MidiMapper()
-    with pytest.raises(ConfigError, match="'x', 'y'"):
+    with pytest.raises(ConfigError, match="target must be x, y or a control target: not a MIDI control target: 'z'"):
         mapper.learn("z")
+    with pytest.raises(ConfigError, match="N in 0..15"):
+        mapper.learn("pad/16/shape/decay")
     mapper.learn("x")
     mapper.learn(None)
     mapper.map(cc(1, 3))
@@ -175,6 +177,9 @@ def test_toml_with_other_tables_and_partial_keys(tmp_path) -> None:
     ("[midi]\nprogram_change_kits = 1\n", "must be true or false"),
     ("[engine]\ngain = 1.0\n", "has no \\[midi\\] table"),
     ("[midi\n", "not valid TOML"),
+    ("[midi.controls]\n20 = \"pad/3/shape/sustain\"\n", "midi.controls.20: not a MIDI control target"),
+    ("[midi.controls]\n16 = \"kit/undo\"\n", "midi.controls: controller 16 already moves the cursor .midi.x_cc."),
+    ("[midi.controls]\n120 = \"kit/undo\"\n", "midi.controls keys must be controller numbers 0..119, got '120'"),
 ])
 def test_bad_toml_refused(tmp_path, text: str, match: str) -> None:
     path = tmp_path / "bad.toml"
@@ -188,3 +193,31 @@ def test_missing_file_and_frozen(tmp_path) -> None:
         MidiMapping.load(tmp_path / "nope.toml")
     with pytest.raises(dataclasses.FrozenInstanceError):
         MidiMapping().channel = 2  # type: ignore[misc]
+
+
+def test_learned_controls_drive_pad_shapes_variation_and_kit_buttons(tmp_path) -> None:
+    mapper = MidiMapper()
+    mapper.learn("pad/3/shape/decay")
+    assert mapper.map(cc(20, 127)) == [PadShape(3, "decay", 2000.0)]  # learned and applied at once
+    assert mapper.learning is None and mapper.mapping.controls == {"20": "pad/3/shape/decay"}
+    assert mapper.map(cc(20, 0)) == [PadShape(3, "decay", 0.0)]
+    assert mapper.map(cc(20, 64)) == [PadShape(3, "decay", round((64 / 127) ** 2 * 2000.0, 2))]  # fine at short times
+    mapper.learn("pad/3/shape/decay")
+    mapper.map(cc(21, 0))  # a new controller takes the target over
+    assert mapper.mapping.controls == {"21": "pad/3/shape/decay"}
+    mapper.learn("pad/0/shape/tilt")
+    assert mapper.map(cc(22, 0)) == [PadShape(0, "tilt", -1.0)]
+    mapper.learn("pad/5/variation")
+    assert mapper.map(cc(23, 127)) == [PadVariation(5, 0.25)]
+    mapper.learn("kit/randomize")
+    assert mapper.map(cc(24, 127)) == [KitRandomize()]  # a press fires once
+    assert mapper.map(cc(24, 127)) == [] and mapper.map(cc(24, 0)) == []
+    assert mapper.map(cc(24, 100)) == [KitRandomize()]
+    mapper.learn("kit/undo")
+    mapper.map(cc(16, 127))  # the cursor's controller stays the cursor's: learn stays armed
+    assert mapper.learning == "kit/undo"
+    assert mapper.map(cc(25, 127)) == [KitUndo()]
+    assert MidiMapping.load(mapper.mapping.save(tmp_path / "learned.toml")) == mapper.mapping
+    mapper.learn("x")
+    mapper.map(cc(21, 5))  # x takes a control's controller: the control goes
+    assert mapper.mapping.x_cc == 21 and "21" not in mapper.mapping.controls
