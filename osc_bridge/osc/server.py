@@ -35,7 +35,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, cast
 
 from gesam_engine.errors import GesamError
 from gesam_engine.latency_stats import LatencyStats
@@ -57,11 +57,20 @@ _STOP = object()
 _MAX_BATCH = 512  # datagrams handed to the executor at once (it starts on a flood before the end)
 
 
+def _addresses(feedback: Address | Sequence[Address] | None) -> list[Address]:
+    """One (host, port) or several, as a list."""
+    if not feedback:
+        return []
+    if isinstance(feedback[0], str):
+        return [cast(Address, feedback)]
+    return [cast(Address, a) for a in feedback]
+
+
 class OscServer:
     """Serves the OSC address space for ``controller`` (an ``osc_bridge.controller.Controller``).
 
-    ``port=0`` picks a free port (see ``address``). ``feedback`` sends every reply there instead
-    of to each sender (never this server's own port). ``max_ahead_s`` and ``max_scheduled`` bound
+    ``port=0`` picks a free port (see ``address``). ``feedback`` (one address or several) sends
+    every reply there instead of to each sender (never this server's own port). ``max_ahead_s`` and ``max_scheduled`` bound
     what future bundles may hold and ``max_renders`` the renders waiting (``scheduler``, an
     ``osc_bridge.osc.scheduler.Scheduler``); ``error_rate``/``error_burst`` the error replies a
     second to one destination. ``start``/``stop`` from the owner thread; ``stats`` and ``latencies_ms``
@@ -69,12 +78,12 @@ class OscServer:
     """
 
     def __init__(self, controller: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 feedback: Address | None = None, *, pads: int | None = None, max_ahead_s: float = 300.0,
+                 feedback: Address | Sequence[Address] | None = None, *, pads: int | None = None, max_ahead_s: float = 300.0,
                  max_scheduled: int = 10_000, max_renders: int = 4, latency_window: int = 100_000,
                  error_rate: float = ERROR_RATE, error_burst: float = ERROR_BURST) -> None:
         self.controller = controller
         self.host, self.port = host, int(port)
-        self.feedback_request = feedback
+        self.feedback_request = _addresses(feedback)
         engine = getattr(controller, "engine", None)
         self.pads = pads or int(getattr(getattr(getattr(engine, "config", None), "engine", None), "pads", DEFAULT_PADS))
         self.scheduler = Scheduler(max_ahead_s=max_ahead_s, max_scheduled=max_scheduled, max_renders=max_renders)
@@ -105,12 +114,11 @@ class OscServer:
         if self._sock is not None:
             return self.address
         sock = open_udp(self.host, self.port)
-        if self.feedback_request is not None:
-            try:
-                self._replies.feedback = feedback_address(sock, *self.feedback_request)
-            except OscServerError:
-                sock.close()
-                raise
+        try:
+            self._replies.feedback = [feedback_address(sock, *request) for request in self.feedback_request]
+        except OscServerError:
+            sock.close()
+            raise
         self._sock = self._replies.sock = sock
         return self.address
 
@@ -356,7 +364,7 @@ class OscServer:
         if self._deferred and threading.get_ident() == self._exec_ident:
             deferred, self._deferred = self._deferred, []
             for address, args in deferred:
-                self._replies.send(self._replies.last_client, address, args)
+                self._replies.push(address, args)
 
     def _schedule(self, entry: Entry) -> None:
         reason = self.scheduler.schedule(entry)
@@ -377,6 +385,15 @@ class OscServer:
             self._renders.put(entry)
 
     # ---- replies -------------------------------------------------------------------------------
+    def push(self, address: str, args: list[Any]) -> None:
+        """Send a message nobody asked for (a changed sound file, a model switch) where engine events
+        go: every feedback address, else the last client. Any thread."""
+        self._replies.push(address, args)
+
+    def push_error(self, reason: str) -> None:
+        """A /gesam/error nobody asked for (a model that could not load), under the error limits."""
+        self._replies.error(self._replies.last_client, reason, 0)
+
     def _on_engine_event(self, event: str, data: dict[str, Any]) -> None:
         """Engine listener (generator, executor or effects thread): the cursor's exact point is
         ready, or an alert (e.g. the effects chain made a non-finite block) to pass on."""
@@ -387,7 +404,7 @@ class OscServer:
             return
         if event in ("audio", "latency"):  # the audio process's health; what to compensate
             reply = audio_reply(data) if event == "audio" else latency_reply(data)
-            self._replies.send(self._replies.last_client, *reply)
+            self._replies.push(*reply)
             return
         if event != "ready" or data.get("slot") != "cursor":
             return
@@ -398,7 +415,7 @@ class OscServer:
         if threading.get_ident() == self._exec_ident:
             self._deferred.append(reply)  # sent after the move's own /gesam/state/xy
         else:
-            self._replies.send(self._replies.last_client, *reply)
+            self._replies.push(*reply)
 
     def _error(self, src: Source, reason: str) -> None:
         self._replies.error(src[0], reason, src[1])

@@ -259,6 +259,24 @@ def test_a_feedback_address_gets_every_reply(engine: Any, tmp_path: Path) -> Non
         assert c.poll(0.1) == []
 
 
+def test_several_feedback_addresses_each_get_every_reply_and_every_push(engine: Any, tmp_path: Path) -> None:
+    """An XY patch and a sampler device listen on ports of their own: both hear everything."""
+    xy, sampler = Client(("127.0.0.1", 9)), Client(("127.0.0.1", 9))
+    with OscServer(Controller(engine, tmp_path), port=0, feedback=[xy.address, sampler.address]) as server:
+        c = Client(server.address)
+        c.send("/gesam/ping")
+        c.send("/gesam/pad/9/xy", 9.0, 0.5)
+        for listener in (xy, sampler):
+            listener.expect("/gesam/pong")
+            assert listener.expect("/gesam/state/pad/9/xy") == [1.0, 0.5]
+        server.push("/gesam/state/model", ["other"])
+        server.push_error("model broken not loaded")
+        for listener in (xy, sampler):
+            assert listener.expect("/gesam/state/model") == ["other"]
+            assert listener.expect("/gesam/error") == ["model broken not loaded"]
+        assert c.poll(0.1) == []
+
+
 def test_render_over_osc_writes_the_file_and_answers_its_path(server: OscServer, client: Client,
                                                               engine: Any, tmp_path: Path) -> None:
     client.send("/gesam/render", 0.2, 0.3, "snare.wav")
@@ -363,11 +381,13 @@ def test_serve_osc_options() -> None:
     from gesam_engine.cli.serve_cmd import make_osc_server, parse_host_port
 
     parser = build_parser()
-    args = parser.parse_args(["serve", "--osc-port", "0", "--feedback", "127.0.0.1:9001", "--render-dir", "takes"])
+    args = parser.parse_args(["serve", "--osc-port", "0", "--feedback", "127.0.0.1:9001", "127.0.0.1:9002",
+                              "--render-dir", "takes"])
     server = make_osc_server(args, None)
     try:
         assert server is not None and server.address[0] == "127.0.0.1" and server.address[1] > 0
         assert server.controller.render_dir == Path("takes").resolve()
+        assert server._replies.feedback == [("127.0.0.1", 9001), ("127.0.0.1", 9002)]
     finally:
         server.stop()
     assert make_osc_server(parser.parse_args(["serve", "--no-osc"]), None) is None
