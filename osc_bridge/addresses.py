@@ -24,7 +24,8 @@ INCOMING: dict[str, tuple[str, str]] = {
     "/gesam/render": ("ffs", "write that point's sound to a WAV file in the render folder"),
     "/gesam/ping": ("", "answered by /gesam/pong"),
     "/gesam/latency": ("", "answered by /gesam/state/latency"),
-    "/gesam/learn": ("s", "MIDI learn: the next controller moved becomes x or y"),
+    "/gesam/learn": ("s", "MIDI learn: the next controller moved drives x, y, a pad's shape or variation "
+                          "(pad/N/shape/decay, pad/N/variation) or a kit action (kit/randomize, kit/undo)"),
     "/gesam/kit": ("i", "load saved kit number n (as a MIDI program change)"),
     "/gesam/locate": ("s", "query by example: an audio file's map point becomes the cursor"),
     "/gesam/pad/<n>/variation": ("fi?s?", "round robin: radius 0..0.5 (0 = off), variants 1..16, cycle or random"),

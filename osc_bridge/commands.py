@@ -118,7 +118,8 @@ class Latency:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Learn:
-    """MIDI learn: the next controller moved becomes ``target`` ('x' or 'y')."""
+    """MIDI learn: the next controller moved drives ``target`` ('x', 'y' or a target of
+    ``osc_bridge.midi.controls``: 'pad/3/shape/decay', 'kit/randomize', ...)."""
 
     target: str
 
@@ -128,6 +129,72 @@ class ProgramChange:
     """Load saved kit number ``program`` (0..127)."""
 
     program: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Locate:
+    """Query by example: move the cursor to where an audio file lands on the map."""
+
+    path: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PadVariation:
+    """Round robin on a pad: ``variants`` sounds within ``radius`` of its point, cycled or at random."""
+
+    pad: int
+    radius: float
+    variants: int | None = None  # None: keep the pad's
+    mode: str | None = None  # "cycle" or "random"; None: keep the pad's
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PadLayers:
+    """Velocity layers on a pad: a soft hit moves its point by (1 - velocity) * (dx, dy)."""
+
+    pad: int
+    dx: float
+    dy: float
+    layers: int | None = None  # None: keep the pad's
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PadShape:
+    """One shape parameter of a pad: attack, hold, decay, length (ms) or tilt (-1..1)."""
+
+    pad: int
+    param: str
+    value: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PadLock:
+    """Lock a pad's point against kit randomising (or free it)."""
+
+    pad: int
+    locked: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KitRandomize:
+    """A new point for every unlocked pad, inside the class region its name says."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KitUndo:
+    """The pads as they were before the last kit change."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelSwitch:
+    """Load a model (a directory, or a name under the models folder) and switch to it when ready."""
+
+    spec: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sounds:
+    """Answered by /gesam/state/sound for the cursor and every pad (the DAW sampler devices)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,8 +213,12 @@ class Metrics:
 
 
 Command = (Move | Trigger | Play | PadXY | PadTrigger | Note | PitchBend | FxParam | Gain | Panic | Render
-           | Ping | Latency | Learn | ProgramChange | Reopen | State | Metrics)
+           | Ping | Latency | Learn | ProgramChange | Locate | PadVariation | PadLayers | PadShape | PadLock
+           | KitRandomize | KitUndo | ModelSwitch | Sounds | Reopen | State | Metrics)
 
 
 TIMED = (Trigger, Play, PadTrigger, Note)
 """The commands that can carry a time (``at``): the ones that start a sound."""
+
+SLOW = (Render, Locate, Sounds)
+"""The commands that take the model (or the disk) tens of ms or more: OSC runs them on a thread of their own."""

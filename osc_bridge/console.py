@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Latency, Metrics, Move, Note, Panic, PadTrigger, PadXY, Play, Reopen, State, Trigger,
+    Command, FxParam, Gain, KitRandomize, KitUndo, Latency, Locate, Metrics, ModelSwitch, Move, Note, PadLayers, PadLock,
+    PadShape, PadTrigger, PadVariation, PadXY, Panic, Play, Reopen, State, Trigger,
 )
 from osc_bridge.controller import Controller
 
@@ -129,6 +130,59 @@ def _parse_fx(args: list[str]) -> FxParam:
     return FxParam(args[0], args[1], value)
 
 
+def _pad_number(args: list[str], usage: str, n_min: int, n_max: int) -> int:
+    if not n_min <= len(args) <= n_max:
+        raise ConsoleError(f"usage: {usage}")
+    return _ints(args[:1], 1, usage)[0]
+
+
+def _parse_locate(args: list[str]) -> Locate:
+    if len(args) < 1:
+        raise ConsoleError("usage: locate FILE")
+    return Locate(" ".join(args))  # a path may hold spaces
+
+
+def _parse_variation(args: list[str]) -> PadVariation:
+    usage = "variation N RADIUS [COUNT] [cycle|random]"
+    n = _pad_number(args, usage, 2, 4)
+    radius = _floats(args[1:2], 1, 1, usage)[0]
+    variants = _ints(args[2:3], 1, usage)[0] if len(args) > 2 else None
+    mode = args[3].lower() if len(args) > 3 else None
+    if mode is not None and mode not in ("cycle", "random"):
+        raise ConsoleError(f"usage: {usage} (mode cycle or random, got {args[3][:40]})")
+    return PadVariation(n, radius, variants, mode)
+
+
+def _parse_layers(args: list[str]) -> PadLayers:
+    usage = "layers N DX DY [LAYERS]"
+    n = _pad_number(args, usage, 3, 4)
+    dx, dy = _floats(args[1:3], 2, 2, usage)
+    return PadLayers(n, dx, dy, _ints(args[3:4], 1, usage)[0] if len(args) > 3 else None)
+
+
+def _parse_shape(args: list[str]) -> PadShape:
+    usage = "shape N attack|hold|decay|length|tilt VALUE"
+    n = _pad_number(args, usage, 3, 3)
+    param = args[1].lower()
+    if param not in ("attack", "hold", "decay", "length", "tilt"):
+        raise ConsoleError(f"usage: {usage} (got {args[1][:40]})")
+    return PadShape(n, param, _floats(args[2:3], 1, 1, usage)[0])
+
+
+def _parse_lock(args: list[str]) -> PadLock:
+    usage = "lock N 1|0"
+    n, on = _ints(args, 2, usage)
+    if on not in (0, 1):
+        raise ConsoleError(f"usage: {usage} (1 locks, 0 frees)")
+    return PadLock(n, bool(on))
+
+
+def _parse_model(args: list[str]) -> ModelSwitch:
+    if len(args) < 1:
+        raise ConsoleError("usage: model DIR|NAME")
+    return ModelSwitch(" ".join(args))
+
+
 def _parse_sleep(args: list[str]) -> Wait:
     seconds = _floats(args, 1, 1, "sleep SECONDS")[0]
     if not 0.0 <= seconds <= MAX_SLEEP_S:
@@ -167,6 +221,28 @@ def _say_if_not_heard(controller: Controller, cmd: PadTrigger | Note, info: Any)
 
 def _say_pad(controller: Controller, cmd: PadXY, pad: Any) -> str:
     return f"pad {cmd.pad} = {pad.xy}"
+
+
+def _say_located(controller: Controller, cmd: Locate, found: dict[str, Any]) -> str:
+    near = ", ".join(f"{n['file']} ({n['label']}, {n['distance']:.3f})" for n in found["nearest"][:3])
+    cls = f", {found['class']} {found['class_probability']:.0%}" if found["class"] else ""
+    return f"cursor ({found['x']:.4f}, {found['y']:.4f}){cls}" + (f"; nearest: {near}" if near else "")
+
+
+def _say_pad_setting(controller: Controller, cmd: Any, pad: Any) -> str:
+    if isinstance(cmd, PadVariation):
+        text = f"variation {pad.variation:g}, {pad.variants} variants, {pad.variation_mode}"
+    elif isinstance(cmd, PadLayers):
+        text = f"{pad.layers} velocity layers, soft hits move ({pad.soft_x:g}, {pad.soft_y:g})"
+    elif isinstance(cmd, PadLock):
+        text = "locked" if pad.locked else "free"
+    else:
+        text = f"{cmd.param} {getattr(pad, cmd.param):g}"
+    return f"pad {cmd.pad}: {text}"
+
+
+def _say_kit(controller: Controller, cmd: Any, kit: Any) -> str:
+    return "pads: " + " ".join(f"{n}=({p.x:.3f},{p.y:.3f}){'L' if p.locked else ''}" for n, p in enumerate(kit.pads))
 
 
 def _say_reopened(controller: Controller, cmd: Reopen, playing: bool) -> str:
@@ -219,6 +295,23 @@ COMMANDS: dict[str, ConsoleCommand] = {c.name: c for c in (
     ConsoleCommand("setpad", "setpad N X Y", "store a map point on pad N", _parse_setpad, _say_pad),
     ConsoleCommand("note", "note NOTE VELOCITY", "a MIDI note-on: 36-51 play the pads, others the cursor pitched",
                    _parse_note, _say_if_not_heard),
+    ConsoleCommand("locate", "locate FILE", "move the cursor to where an audio file lands on the map",
+                   _parse_locate, _say_located),
+    ConsoleCommand("variation", "variation N RADIUS [COUNT] [MODE]",
+                   "round robin on pad N: variants within RADIUS (0 = off), cycle or random", _parse_variation,
+                   _say_pad_setting),
+    ConsoleCommand("layers", "layers N DX DY [LAYERS]", "velocity layers on pad N: soft hits move by (DX, DY)",
+                   _parse_layers, _say_pad_setting),
+    ConsoleCommand("shape", "shape N PARAM VALUE", "pad N's attack, hold, decay, length (ms) or tilt (-1..1)",
+                   _parse_shape, _say_pad_setting),
+    ConsoleCommand("lock", "lock N 1|0", "keep pad N's point when the kit is randomised (0 frees it)", _parse_lock,
+                   _say_pad_setting),
+    ConsoleCommand("randomize", "randomize", "a new point for every unlocked pad, in its name's class region",
+                   lambda args: KitRandomize(), _say_kit),
+    ConsoleCommand("undo", "undo", "the kit as it was before the last randomize or program change",
+                   lambda args: KitUndo(), _say_kit),
+    ConsoleCommand("model", "model DIR|NAME", "load another model in the background and switch to it",
+                   _parse_model),
     ConsoleCommand("gain", "gain G", "output gain (0..4)", _parse_gain),
     ConsoleCommand("fx", "fx EFFECT PARAM VALUE", "set an effect parameter, e.g. fx reverb room_size 0.9", _parse_fx),
     ConsoleCommand("panic", "panic", "stop every voice", lambda args: Panic()),
@@ -234,7 +327,7 @@ COMMANDS: dict[str, ConsoleCommand] = {c.name: c for c in (
     ConsoleCommand("quit", "quit", "stop gesam serve (so does Ctrl-D; `exit` too)", lambda args: Quit()),
 )}
 ALIASES = {"exit": "quit", "?": "help"}
-HELP = "commands:\n" + "\n".join(f"  {c.usage:<32}{c.about}" for c in COMMANDS.values())
+HELP = "commands:\n" + "\n".join(f"  {c.usage:<35} {c.about}" for c in COMMANDS.values())
 NAMES = ", ".join(COMMANDS)
 
 

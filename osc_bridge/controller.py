@@ -19,8 +19,9 @@ import numpy as np
 from gesam_engine.atomic_io import atomic_write_with
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Latency, Learn, Metrics, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange,
-    Render, Reopen, State, Trigger,
+    Command, FxParam, Gain, KitRandomize, KitUndo, Latency, Learn, Locate, Metrics, ModelSwitch, Move, Note, PadLayers,
+    PadLock, PadShape, PadTrigger, PadVariation, PadXY, Panic, Ping, PitchBend, Play, ProgramChange, Render, Reopen,
+    Sounds, State, Trigger,
 )
 from osc_bridge.engine_like import EngineLike
 
@@ -45,11 +46,15 @@ class Controller:
 
     def __init__(self, engine: EngineLike, render_dir: Path = Path("renders"),
                  on_learn: Callable[[str], None] | None = None,
-                 on_program: Callable[[int], list[Reply]] | None = None) -> None:
+                 on_program: Callable[[int], list[Reply]] | None = None,
+                 on_sounds: Callable[[], list[Reply]] | None = None) -> None:
+        """``on_learn`` starts MIDI learn, ``on_program`` loads a saved kit, ``on_sounds`` answers
+        /gesam/sounds (the sound files of ``osc_bridge.sound_files``); each is None where serve has none."""
         self.engine = engine
         self.render_dir = Path(render_dir)
         self.on_learn = on_learn
         self.on_program = on_program
+        self.on_sounds = on_sounds
 
     def render_path(self, path: str) -> Path:
         """Where ``path`` lands inside ``render_dir``, symlinks resolved; anything that would land
@@ -227,10 +232,65 @@ def _metrics(c: Controller, cmd: Metrics) -> Outcome:
     return Outcome([], c.engine.metrics())
 
 
+def _locate(c: Controller, cmd: Locate) -> Outcome:
+    found = c.engine.locate(cmd.path)
+    x, y = c.engine.cursor
+    return Outcome([("/gesam/state/locate", [float(found["x"]), float(found["y"]), found["class"] or ""]),
+                    ("/gesam/state/xy", [x, y]), *c.map_replies()], found)
+
+
+def _pad_variation(c: Controller, cmd: PadVariation) -> Outcome:
+    pad = c.engine.set_pad_variation(cmd.pad, cmd.radius, cmd.variants, cmd.mode)
+    return Outcome([(f"/gesam/state/pad/{cmd.pad}/variation", [pad.variation, pad.variants, pad.variation_mode])], pad)
+
+
+def _pad_layers(c: Controller, cmd: PadLayers) -> Outcome:
+    pad = c.engine.set_pad_layers(cmd.pad, cmd.dx, cmd.dy, cmd.layers)
+    return Outcome([(f"/gesam/state/pad/{cmd.pad}/layers", [pad.soft_x, pad.soft_y, pad.layers])], pad)
+
+
+def _pad_shape(c: Controller, cmd: PadShape) -> Outcome:
+    pad = c.engine.set_pad_shape(cmd.pad, cmd.param, cmd.value)
+    return Outcome([(f"/gesam/state/pad/{cmd.pad}/shape/{cmd.param}", [float(getattr(pad, cmd.param))])], pad)
+
+
+def _pad_lock(c: Controller, cmd: PadLock) -> Outcome:
+    pad = c.engine.lock_pad(cmd.pad, cmd.locked)
+    return Outcome([(f"/gesam/state/pad/{cmd.pad}/lock", [int(pad.locked)])], pad)
+
+
+def kit_replies(kit: Any) -> list[Reply]:
+    """Every pad's point and the kit's name (program -1: not a saved program), after a kit change."""
+    return [*((f"/gesam/state/pad/{n}/xy", [pad.x, pad.y]) for n, pad in enumerate(kit.pads)),
+            ("/gesam/state/kit", [-1, kit.name])]
+
+
+def _kit_randomize(c: Controller, cmd: KitRandomize) -> Outcome:
+    kit = c.engine.randomize_kit()
+    return Outcome(kit_replies(kit), kit)
+
+
+def _kit_undo(c: Controller, cmd: KitUndo) -> Outcome:
+    kit = c.engine.undo_kit()
+    return Outcome(kit_replies(kit), kit)
+
+
+def _model(c: Controller, cmd: ModelSwitch) -> Outcome:
+    c.engine.switch_model(cmd.spec)  # loads in the background; the engine's "model" event answers
+    return Outcome([])
+
+
+def _sounds(c: Controller, cmd: Sounds) -> Outcome:
+    if c.on_sounds is None:
+        raise BridgeError("this engine writes no sound files (gesam serve was started without them)")
+    return Outcome(c.on_sounds())
+
+
 HANDLERS: dict[type[Command], Callable[[Controller, Any], Outcome]] = {
     Move: _move, Trigger: _trigger, Play: _play, PadXY: _pad_xy, PadTrigger: _pad_trigger, Note: _note,
     PitchBend: _bend, FxParam: _fx, Gain: _gain, Panic: _panic, Render: _render, Ping: _ping, Latency: _latency,
-    Learn: _learn,
+    Learn: _learn, Locate: _locate, PadVariation: _pad_variation, PadLayers: _pad_layers, PadShape: _pad_shape,
+    PadLock: _pad_lock, KitRandomize: _kit_randomize, KitUndo: _kit_undo, ModelSwitch: _model, Sounds: _sounds,
     ProgramChange: _program, Reopen: _reopen, State: _state, Metrics: _metrics,
 }
 """Command class -> its handler; a test checks that every class of ``osc_bridge.commands`` has one."""

@@ -74,7 +74,12 @@ def locate(model: GesamModel, paths: Sequence[Path], nearest: int = 5) -> list[L
 
     if nearest < 0:
         raise GesamError(f"nearest must be 0 or more, got {nearest}")
-    preprocess = from_dict(PreprocessConfig, (model.card.get("settings") or {}).get("preprocess"), "preprocess")
+    # a model whose card has no preprocess settings (made by hand, or by a test) still gets files of
+    # its own rate and length: the VAE takes exactly n_samples
+    stated = dict((model.card.get("settings") or {}).get("preprocess") or {})
+    stated.setdefault("sample_rate", model.sample_rate)
+    stated.setdefault("duration_s", model.n_samples / model.sample_rate)
+    preprocess = from_dict(PreprocessConfig, stated, "preprocess")
     training = TrainingPoints.of(model)
     names = model.class_names()
     out: list[Location | GesamError] = []

@@ -18,6 +18,7 @@ import dataclasses
 import gc
 import itertools
 import math
+import random
 import sys
 import threading
 import time
@@ -42,12 +43,16 @@ from gesam_engine.runtime.effects import EffectsChain
 from gesam_engine.runtime.engine_config import ServeConfig
 from gesam_engine.runtime.file_output import FileOutput
 from gesam_engine.runtime.generator import Generator
+from gesam_engine.runtime.kit_random import KitHistory, card_labels, randomize
 from gesam_engine.runtime.kits import Kit
 from gesam_engine.runtime.metrics import trigger_latencies
-from gesam_engine.runtime.pads import Pad, PadError, default_pads
+from gesam_engine.runtime.model_switch import ModelParts, ModelSwitcher
+from gesam_engine.runtime.pads import SHAPE_PARAMS, Pad, PadError, default_pads
 from gesam_engine.runtime.renderer import MAX_GAIN
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
+from gesam_engine.runtime.tilt import TiltCache
 from gesam_engine.runtime.trigger_log import TriggerRecord
+from gesam_engine.runtime.variations import VariantPicker, layer_of, pad_points, variant_point
 from gesam_engine.runtime.voices import release_slots
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -84,7 +89,7 @@ class Engine:
 
     def __init__(self, model: GesamModel, config: ServeConfig | None = None, output_file: Path | None = None,
                  realtime: bool = True, cache_dir: Path | None = None, progress: bool = True,
-                 maps_dir: Path | None = None) -> None:
+                 maps_dir: Path | None = None, models_dir: Path | None = None) -> None:
         self.model = model
         self.config = config or ServeConfig()
         out = self.config.output
@@ -111,10 +116,18 @@ class Engine:
         self._cursor = (0.5, 0.5)
         self._bend = 0.0
         self._pads = default_pads(self.config.engine.pads)
+        self._tilts = TiltCache(self.sample_rate)  # pads' tilted sounds, filtered once per sound and tilt
+        self._variants = VariantPicker()
+        self._history = KitHistory()  # the kits before each randomise or program change, for undo
+        self._random = random.Random()
         self.grid: BakedGrid | None = None  # the model's shipped map/bake, when it has one
         default_maps = model.directory / "map" / "maps" if model.directory is not None else None
         self.maps_dir: Path | None = Path(maps_dir) if maps_dir is not None else default_maps
         self.maps: MapsFile | None = None  # class and feature values per cell (`gesam maps`)
+        # where switch_model looks for a model by name (default: the folder the model lies in)
+        default_models = model.directory.parent if model.directory is not None else None
+        self.models_dir: Path | None = Path(models_dir) if models_dir is not None else default_models
+        self._switcher = ModelSwitcher(self)
         self._ids = itertools.count(1)
         self._listeners: list[Listener] = []
         self._triggers: dict[int, TriggerInfo] = {}
@@ -193,8 +206,34 @@ class Engine:
         except GesamError as exc:
             self._emit("maps", {"message": f"no class or feature reports: {exc}"})
 
+    @property
+    def model_name(self) -> str:
+        """The name of the playing model's directory ("" for a model not loaded from one)."""
+        return self.model.directory.name if self.model.directory is not None else ""
+
+    def switch_model(self, spec: str | Path) -> None:
+        """Load another model (a directory, or a name under ``models_dir``) in the background and
+        switch to it once its cursor and pad sounds are made; triggers play the old one until then.
+        GesamError at once when it is not a model, does not fit or another one is loading; the
+        "model" event says how the load ended (``model_switch``)."""
+        self._switcher.switch(spec)
+
+    def _sound_points(self) -> list[tuple[float, float]]:
+        """The cursor's point, then every pad's."""
+        with self._lock:
+            return [self._cursor, *(pad.xy for pad in self._pads)]
+
+    def _swap_model(self, parts: ModelParts) -> ModelParts:
+        """Install another model's parts in one step (under the lock); the old ones."""
+        with self._lock:
+            old = ModelParts(self.model, self.generator, self.cache, self.grid, self.maps_dir, self.maps)
+            self.model, self.generator, self.cache, self.grid = parts.model, parts.generator, parts.cache, parts.grid
+            self.maps_dir, self.maps = parts.maps_dir, parts.maps
+        return old
+
     def stop(self) -> None:
         """Stop everything and release the output."""
+        self._switcher.cancel()  # a model load ends first, so the generator stopped below is the one playing
         self._watch_stop.set()
         if self._watch_thread is not None:
             self._watch_thread.join(timeout=5)
@@ -214,8 +253,9 @@ class Engine:
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event, data)`` for 'ready' (a point's sound), 'output' (device changes),
         'bake', 'maps', 'alert' (``{"source": "effects", "message": ...}``: see ``check_render``),
-        'audio' (``audio_state()``, once a second when it changes) and 'latency' (``latency()``,
-        when the output opens)."""
+        'audio' (``audio_state()``, once a second when it changes), 'latency' (``latency()``,
+        when the output opens) and 'model' (a ``switch_model`` ended: ``{"name", "path", "ms"}``, or
+        ``{"error", "name", "path"}`` while the old model plays on)."""
         self._listeners.append(listener)
 
     def _emit(self, event: str, data: dict[str, Any]) -> None:
@@ -308,12 +348,13 @@ class Engine:
     def move(self, x: float, y: float) -> tuple[float, float]:
         """Move the cursor (clamped to [0, 1]); generation of that exact point starts."""
         xy = clamp_point(x, y)
-        with self._lock:
+        with self._lock:  # the parts of one model: a model switch swaps them under this lock
             self._cursor = xy
-        if self.grid is not None:  # the nearest baked sound is ready before the next trigger
-            self.grid.fill(self.cache, xy)
-        self.generator.observe_cursor(xy)
-        self.generator.request("cursor", xy)
+            grid, cache, generator = self.grid, self.cache, self.generator
+        if grid is not None:  # the nearest baked sound is ready before the next trigger
+            grid.fill(cache, xy)
+        generator.observe_cursor(xy)
+        generator.request("cursor", xy)
         return xy
 
     def map_info(self, xy: tuple[float, float] | None = None) -> dict[str, Any] | None:
@@ -341,15 +382,20 @@ class Engine:
         return hit, False
 
     def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int,
-              at: float | None) -> TriggerInfo:
+              at: float | None, *, attack: float = 0.0, hold: float = 0.0, decay: float = 0.0, length: float = 0.0,
+              tilt: float = 0.0) -> TriggerInfo:
+        """Send the sound of ``xy`` to the mixer; the shape (a Pad's, ms and -1..1) goes with it, the
+        tilt as a filtered copy of the sound (made once per sound and tilt, ``TiltCache``)."""
         arrival = time.perf_counter()
         velocity = min(max(_finite("velocity", velocity), 0.0), 1.0)
         if at is not None:
             _finite("trigger time", at)
         hit, exact = self._ready_sound(xy)
         info = TriggerInfo(next(self._ids), xy, hit.xy, exact, math.dist(xy, hit.xy))
-        if not self.output.play(hit.wave, velocity=velocity, gain=gain, rate=rate, choke=choke, arrival=arrival,
-                                trigger_id=info.trigger_id, at=at):
+        wave = self._tilts.get(hit.wave, tilt)
+        if not self.output.play(wave, velocity=velocity, gain=gain, rate=rate, choke=choke, arrival=arrival,
+                                trigger_id=info.trigger_id, at=at, attack=attack, hold=hold, decay=decay,
+                                length=length):
             raise GesamError("the command ring to the audio process is full; the trigger was dropped")
         with self._lock:
             self._triggers[info.trigger_id] = info
@@ -396,11 +442,26 @@ class Engine:
         self._check_pad(n)
         xy = clamp_point(x, y)
         pad = dataclasses.replace(self._pads[n], x=xy[0], y=xy[1], **settings)
-        with self._lock:
+        with self._lock:  # as move(): the parts of one model, never an old grid's sound in a new cache
             self._pads[n] = pad
-        if self.grid is not None:
-            self.grid.fill(self.cache, xy)
-        self.generator.request(f"pad{n}", xy)
+            grid, cache, generator = self.grid, self.cache, self.generator
+        if grid is not None:
+            grid.fill(cache, xy)
+        generator.request(f"pad{n}", xy)
+        self._make_variants(n, pad)
+        return pad
+
+    def set_pad_shape(self, n: int, param: str, value: float) -> Pad:
+        """Set one of pad ``n``'s shape settings (``SHAPE_PARAMS``: attack, hold, decay, length in ms,
+        tilt -1..1); the next trigger plays with it. PadError names the valid settings or range."""
+        if param not in SHAPE_PARAMS:
+            raise PadError(f"pad shape setting must be one of {', '.join(SHAPE_PARAMS)}, got {param!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PadError(f"pad {param} must be a number, got {value!r}")
+        self._check_pad(n)
+        with self._lock:
+            settings: dict[str, Any] = {param: float(value)}
+            pad = self._pads[n] = dataclasses.replace(self._pads[n], **settings)
         return pad
 
     def kit(self, name: str = "") -> Kit:
@@ -416,15 +477,118 @@ class Engine:
         if len(kit.pads) != len(self._pads):
             raise ConfigError(f"kit {kit.name!r} has {len(kit.pads)} pads but the engine has {len(self._pads)} "
                               "(engine.pads in the engine config)")
-        with self._lock:
-            self._pads = list(kit.pads)
-        for n, pad in enumerate(kit.pads):
-            self.generator.request(f"pad{n}", pad.xy)
+        self._history.push(self.kit(""))
+        self._set_pads(kit)
 
     def trigger_pad(self, n: int, velocity: float = 1.0, at: float | None = None) -> TriggerInfo:
         """Play pad ``n`` with its pitch, level and choke group (timed when ``at`` is given)."""
         pad = self.pad(n)
-        return self._play(pad.xy, velocity, pad.rate, pad.gain, pad.choke, at)
+        return self._play(self._pad_point(n, pad, velocity), velocity, pad.rate, pad.gain, pad.choke, at,
+                          attack=pad.attack, hold=pad.hold, decay=pad.decay, length=pad.length, tilt=pad.tilt)
+
+    def _pad_point(self, n: int, pad: Pad, velocity: float) -> tuple[float, float]:
+        """The point pad ``n``'s hit plays: its velocity layer's next variant when that sound is
+        ready; else the pad's own point (the variant is asked for, in the background)."""
+        if pad.variation == 0 and pad.soft_x == 0 and pad.soft_y == 0:
+            return pad.xy
+        v = min(max(_finite("velocity", velocity), 0.0), 1.0)
+        xy = variant_point(pad, layer_of(pad, v), self._variants.pick(n, pad))
+        if xy == pad.xy or xy in self.cache:
+            return xy
+        self.generator.request(f"variant{n}:{xy[0]:.4f},{xy[1]:.4f}", xy, background=True)
+        return pad.xy
+
+    def _make_variants(self, n: int, pad: Pad) -> None:
+        """Ask (in the background) for every sound pad ``n``'s hits can play, besides its own."""
+        self._variants.reset(n)
+        for xy in pad_points(pad):
+            if xy != pad.xy:
+                self.generator.request(f"variant{n}:{xy[0]:.4f},{xy[1]:.4f}", xy, background=True)
+
+    def _make_all_variants(self) -> None:
+        """Every pad's variants asked for again (a new model makes new sounds)."""
+        for n, pad in enumerate(self.kit().pads):
+            self._make_variants(n, pad)
+
+    def _replace_pad(self, n: int, **settings: Any) -> Pad:
+        """Pad ``n`` with ``settings`` changed (PadError for a bad value); its variants are asked for."""
+        self._check_pad(n)
+        with self._lock:
+            pad = dataclasses.replace(self._pads[n], **settings)
+            self._pads[n] = pad
+        self._make_variants(n, pad)
+        return pad
+
+    def set_pad_variation(self, n: int, radius: float, variants: int | None = None, mode: str | None = None) -> Pad:
+        """Round robin on pad ``n``: ``variants`` sounds within ``radius`` (0 = off) of its point,
+        played in turn ("cycle") or at random; None keeps the pad's setting."""
+        settings: dict[str, Any] = {"variation": _finite("variation", radius)}
+        if variants is not None:
+            settings["variants"] = variants
+        if mode is not None:
+            settings["variation_mode"] = mode
+        return self._replace_pad(n, **settings)
+
+    def set_pad_layers(self, n: int, dx: float, dy: float, layers: int | None = None) -> Pad:
+        """Velocity layers on pad ``n``: a hit at velocity v plays its point moved by (1 - v) * (dx, dy),
+        v quantised to ``layers`` steps (None keeps the pad's)."""
+        settings: dict[str, Any] = {"soft_x": _finite("dx", dx), "soft_y": _finite("dy", dy)}
+        if layers is not None:
+            settings["layers"] = layers
+        return self._replace_pad(n, **settings)
+
+    def lock_pad(self, n: int, locked: bool) -> Pad:
+        """Lock pad ``n``'s point against kit randomising (or free it)."""
+        if not isinstance(locked, bool):
+            raise PadError(f"lock must be true or false, got {locked!r}")
+        self._check_pad(n)
+        with self._lock:
+            pad = self._pads[n] = dataclasses.replace(self._pads[n], locked=locked)
+        return pad
+
+    def randomize_kit(self, seed: int | None = None) -> Kit:
+        """A new point for every unlocked pad, in the class region its name says (anywhere when the
+        name says none or the model has no maps); undo brings the kit before back."""
+        rng = random.Random(seed) if seed is not None else self._random
+        before = self.kit("")
+        kit = randomize(before, self.maps, rng, card_labels(self.model.card))
+        self._history.push(before)
+        self._set_pads(kit)
+        return kit
+
+    def undo_kit(self) -> Kit:
+        """The pads as they were before the last randomise or program change."""
+        kit = self._history.pop()
+        if kit is None:
+            raise GesamError("nothing to undo: the kit has not been randomised or changed by a program change")
+        self._set_pads(kit)
+        return kit
+
+    def _set_pads(self, kit: Kit) -> None:
+        """Every pad from ``kit``; their sounds and variants are asked for."""
+        with self._lock:
+            self._pads = list(kit.pads)
+            grid, cache, generator = self.grid, self.cache, self.generator
+        for n, pad in enumerate(kit.pads):
+            if grid is not None:
+                grid.fill(cache, pad.xy)
+            generator.request(f"pad{n}", pad.xy)
+            self._make_variants(n, pad)
+
+    def locate(self, path: str) -> dict[str, Any]:
+        """Query by example: ``path``'s point on the map (read and prepared as in training), its class;
+        the cursor moves there. GesamError naming the file when it cannot be read."""
+        from gesam_engine.maps.locate import locate  # lazy: the training-side readers load on first use
+
+        file = Path(path)
+        if not file.is_file():
+            raise GesamError(f"cannot locate {path!r}: no such file on the engine's machine (give a full path "
+                             "to an audio file: WAV, AIFF, FLAC, OGG or MP3)")
+        (found,) = locate(self.model, [file], nearest=5)
+        if isinstance(found, GesamError):
+            raise found
+        self.move(found.x, found.y)
+        return found.to_dict()
 
     def note(self, note: int, velocity: int, at: float | None = None) -> TriggerInfo | None:
         """A MIDI note-on: pad notes play pads, other notes play the cursor pitched from root_note."""

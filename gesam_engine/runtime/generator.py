@@ -69,6 +69,7 @@ class Generator:
         self.config = config or GeneratorConfig()
         self.on_ready = on_ready
         self._pending: dict[str, tuple[tuple[float, float], float]] = {}
+        self._background: dict[str, tuple[tuple[float, float], float]] = {}  # made only when nothing else waits
         self._renders: collections.deque[tuple[tuple[float, float], concurrent.futures.Future[np.ndarray]]] = collections.deque()
         self._path: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=8)
         self._cond = threading.Condition()
@@ -140,15 +141,16 @@ class Generator:
         except (AttributeError, OSError):
             pass
 
-    def request(self, slot: str, xy: tuple[float, float]) -> None:
-        """Make the sound of ``xy`` ready for ``slot`` ('cursor', 'pad3', ...); newest request per slot wins."""
+    def request(self, slot: str, xy: tuple[float, float], background: bool = False) -> None:
+        """Make the sound of ``xy`` ready for ``slot`` ('cursor', 'pad3', ...); newest request per slot wins.
+        A ``background`` request (a pad's variants) is made only when no other request waits."""
         now = time.perf_counter()
         if xy in self.cache:
             if self.on_ready is not None:
                 self.on_ready(slot, xy, 0.0)
             return
         with self._cond:
-            self._pending[slot] = (xy, now)
+            (self._background if background else self._pending)[slot] = (xy, now)
             self._cond.notify()
 
     def observe_cursor(self, xy: tuple[float, float]) -> None:
@@ -170,7 +172,7 @@ class Generator:
     def pending(self) -> int:
         """Requests waiting for the model."""
         with self._cond:
-            return len(self._pending) + len(self._renders)
+            return len(self._pending) + len(self._renders) + len(self._background)
 
     def prefetch_targets(self) -> list[tuple[float, float]]:
         """Points ahead of the cursor (linear extrapolation of its recent path), not yet cached."""
@@ -203,14 +205,15 @@ class Generator:
         self._warmed.set()
         while True:
             with self._cond:
-                while not (self._stop or self._pending or self._renders):
+                while not (self._stop or self._pending or self._renders or self._background):
                     if not self._cond.wait(timeout=0.05) and self.config.prefetch:
                         break  # idle: time to prefetch
                 if self._stop:
                     return
-                batch = list(self._pending.items())[: self.config.max_batch]
+                source = self._pending if self._pending or self._renders else self._background
+                batch = list(source.items())[: self.config.max_batch]
                 for slot, _ in batch:
-                    del self._pending[slot]
+                    del source[slot]
                 renders = [self._renders.popleft() for _ in range(min(len(self._renders), self.config.max_batch))]
             try:
                 if batch or renders:

@@ -20,7 +20,10 @@ import tomli_w
 from gesam_engine.atomic_io import atomic_write, atomic_write_with
 from gesam_engine.config import read_toml
 from gesam_engine.errors import ConfigError, GesamError
+from gesam_engine.runtime.variations import variant_count, variant_point
 from gesam_engine.runtime.pads import Pad, PadError, default_pads
+from gesam_engine.runtime.tilt import tilt_sound
+from gesam_engine.runtime.voices import VoiceConfig
 
 KIT_PADS = 16
 MAX_PADS = 64
@@ -237,6 +240,32 @@ def _split_gain(gain: float, peak: float) -> tuple[float, float]:
     return baked, min(max(rest_db, SFZ_VOLUME_RANGE[0]), SFZ_VOLUME_RANGE[1])
 
 
+def _cut(wave: np.ndarray, pad: Pad, sample_rate: int, release_ms: float) -> np.ndarray:
+    """``wave`` as far as gesam plays it with the pad's length: cut where the length ends plus the
+    release fade, the fade baked in. The times are output time, so at the pad's pitch (a sampler
+    reads ``rate`` samples per output sample) they cover ``rate`` times as many samples."""
+    if pad.length <= 0:
+        return wave
+    rate = pad.rate
+    cut = max(1, round(pad.length * sample_rate / 1000)) * rate  # sample index where the release starts
+    fade = round(release_ms * sample_rate / 1000) * rate
+    end = min(wave.shape[0], math.ceil(cut + fade))
+    if end <= cut:  # the sound ends before its length does
+        return wave
+    i = np.arange(end, dtype=np.float64)
+    gain = np.clip((cut + fade - i) / fade, 0.0, 1.0) if fade > 0 else (i < cut).astype(np.float64)
+    gain = gain.astype(np.float32)
+    return wave[:end] * (gain if wave.ndim == 1 else gain[:, None])
+
+
+def _shape_opcodes(pad: Pad) -> list[str]:
+    """The pad's envelope as SFZ amplitude-EG opcodes (seconds): attack, and hold, decay to silence."""
+    opcodes = [f"ampeg_attack={pad.attack / 1000:.6g}"] if pad.attack > 0 else []
+    if pad.decay > 0:
+        opcodes += [f"ampeg_hold={pad.hold / 1000:.6g}", f"ampeg_decay={pad.decay / 1000:.6g}", "ampeg_sustain=0"]
+    return opcodes
+
+
 def _pitch_opcodes(pitch: float) -> tuple[int, int]:
     """(transpose semitones, tune cents in -50..50) for a pitch in semitones."""
     transpose = int(round(pitch))
@@ -244,14 +273,16 @@ def _pitch_opcodes(pitch: float) -> tuple[int, int]:
 
 
 def export_sfz(kit: Kit, render: Callable[[float, float], np.ndarray], sample_rate: int, directory: str | Path,
-               first_note: int = 36, force: bool = False) -> Path:
+               first_note: int = 36, force: bool = False, release_ms: float = VoiceConfig.release_ms) -> Path:
     """Render every pad with ``render(x, y)`` and write ``samples/pad_NN_<name>.wav`` and ``kit.sfz``.
 
     ``render`` returns a float wave [L] (or [L, C]) at ``sample_rate``. Each WAV (24-bit) holds the
     pad's sound with its gain applied as far as it fits under -1 dBFS; what does not fit (gain
     above the headroom) goes into the region's ``volume``. Pad n plays on key ``first_note + n``
     at its own pitch (``transpose``/``tune``); a choke group g becomes ``group=g+1 off_by=g+1``,
-    so the pads of one group cut each other off. Returns the path of ``kit.sfz``.
+    so the pads of one group cut each other off. The shape: attack, hold and decay become
+    ``ampeg_*`` opcodes; the tilt (``tilt_sound``, as the engine plays it) and the length (cut
+    with the voices' ``release_ms`` fade) are baked into the WAV. Returns the path of ``kit.sfz``.
     Refuses to overwrite an existing ``kit.sfz`` unless ``force``.
     """
     import soundfile as sf
@@ -276,33 +307,83 @@ def export_sfz(kit: Kit, render: Callable[[float, float], np.ndarray], sample_ra
         f"// samples: 24-bit WAV at {sample_rate} Hz in {SAMPLES_DIR}/; each holds its pad's gain up to -1 dBFS,",
         "// the rest of the gain is the region's volume (dB); pitch is transpose (semitones) + tune (cents);",
         "// pads that share a choke group share group= and off_by=, so each cuts the others (and itself) off.",
+        "// shape: ampeg_attack, ampeg_hold and ampeg_decay (seconds; a decay falls to ampeg_sustain=0, linearly",
+        f"// in gesam, along the sampler's own curve here); a pad's tilt and its length (cut with a {release_ms:g} ms",
+        "// fade at the pad's pitch) are baked into its WAV.",
         "<global>",
         "loop_mode=one_shot",
         "",
     ]
     for i, pad in enumerate(kit.pads):
-        wave = np.asarray(render(pad.x, pad.y), dtype=np.float32)
-        if wave.ndim not in (1, 2) or wave.shape[0] == 0 or not np.isfinite(wave).all():
-            raise GesamError(f"render for pad {i} at ({pad.x}, {pad.y}) must return a finite, non-empty "
-                             f"wave [L] or [L, C], got shape {wave.shape}")
-        peak = float(np.abs(wave).max())
-        baked, volume_db = _split_gain(pad.gain, peak)
-        name = f"pad_{i:02d}_{slug(pad.name, 'pad')}.wav"
-        _write_wav_atomic(samples / name, wave * np.float32(baked), sample_rate, sf)
         key = first_note + i
         transpose, tune = _pitch_opcodes(pad.pitch)
-        opcodes = [f"key={key}", f"pitch_keycenter={key}", f"volume={volume_db:.2f}",
-                   f"transpose={transpose}", f"tune={tune}"]
+        common = [f"key={key}", f"pitch_keycenter={key}", f"transpose={transpose}", f"tune={tune}"]
         if pad.choke >= 0:
-            opcodes += [f"group={pad.choke + 1}", f"off_by={pad.choke + 1}"]
-        lines.append(f"// pad {i} {pad.name!r} at ({pad.x:.4f}, {pad.y:.4f}), gain {pad.gain:g}, pitch {pad.pitch:g}")
-        if pad.gain > 0 and baked * 10 ** (volume_db / 20) < pad.gain * (1 - 1e-6):
-            missing = 20 * math.log10(pad.gain / baked) - volume_db
-            lines.append(f"// pad {i}: its gain needs {missing:.1f} dB more than SFZ's volume range (up to "
-                         f"+{SFZ_VOLUME_RANGE[1]:g} dB) gives; it plays that much quieter than in gesam")
-        lines.append("<region> " + " ".join(opcodes) + f" sample={SAMPLES_DIR}/{name}")
+            common += [f"group={pad.choke + 1}", f"off_by={pad.choke + 1}"]
+        common += _shape_opcodes(pad)
+        shape = (f", attack {pad.attack:g} hold {pad.hold:g} decay {pad.decay:g} length {pad.length:g} ms, "
+                 f"tilt {pad.tilt:g}") if pad.shaped else ""
+        lines.append(f"// pad {i} {pad.name!r} at ({pad.x:.4f}, {pad.y:.4f}), gain {pad.gain:g}, pitch {pad.pitch:g}"
+                     + shape + _variation_comment(pad))
+        regions = pad_regions(pad)
+        for layer, variant, (x, y), extra in regions:
+            wave = np.asarray(render(x, y), dtype=np.float32)
+            if wave.ndim not in (1, 2) or wave.shape[0] == 0 or not np.isfinite(wave).all():
+                raise GesamError(f"render for pad {i} at ({x}, {y}) must return a finite, non-empty "
+                                 f"wave [L] or [L, C], got shape {wave.shape}")
+            if pad.tilt:
+                wave = tilt_sound(wave, pad.tilt, sample_rate)
+            # The length is cut into the WAV rather than given as end=: end= stops a one-shot dead (a
+            # click where gesam fades over release_ms), and the sample holds only what gesam plays.
+            wave = _cut(wave, pad, sample_rate, release_ms)
+            peak = float(np.abs(wave).max())
+            baked, volume_db = _split_gain(pad.gain, peak)
+            suffix = f"_l{layer}_v{variant}" if len(regions) > 1 else ""
+            name = f"pad_{i:02d}_{slug(pad.name, 'pad')}{suffix}.wav"
+            _write_wav_atomic(samples / name, wave * np.float32(baked), sample_rate, sf)
+            if pad.gain > 0 and baked * 10 ** (volume_db / 20) < pad.gain * (1 - 1e-6):
+                missing = 20 * math.log10(pad.gain / baked) - volume_db
+                lines.append(f"// pad {i}: its gain needs {missing:.1f} dB more than SFZ's volume range (up to "
+                             f"+{SFZ_VOLUME_RANGE[1]:g} dB) gives; it plays that much quieter than in gesam")
+            opcodes = [*common[:2], f"volume={volume_db:.2f}", *common[2:], *extra]
+            lines.append("<region> " + " ".join(opcodes) + f" sample={SAMPLES_DIR}/{name}")
     _write_text_atomic(sfz, "\n".join(lines) + "\n")
     return sfz
+
+
+def pad_regions(pad: Pad) -> list[tuple[int, int, tuple[float, float], list[str]]]:
+    """The SFZ regions of a pad: (velocity layer, variant, map point, opcodes) for each sound its
+    hits can play. Velocity layers become ``lovel``/``hivel`` (the engine's layer of velocity v/127),
+    variants ``seq_length``/``seq_position`` (cycle) or ``lorand``/``hirand`` (random)."""
+    layered = bool(pad.soft_x or pad.soft_y) and pad.layers > 1
+    layers = range(pad.layers) if layered else [pad.layers - 1]
+    count = variant_count(pad)
+    out = []
+    for layer in layers:
+        velocity = []
+        if layered:
+            low = math.ceil(layer * 127 / pad.layers)
+            high = 127 if layer == pad.layers - 1 else math.ceil((layer + 1) * 127 / pad.layers) - 1
+            velocity = [f"lovel={low}", f"hivel={high}"]
+        for k in range(count):
+            turn = []
+            if count > 1 and pad.variation_mode == "cycle":
+                turn = [f"seq_length={count}", f"seq_position={k + 1}"]
+            elif count > 1:
+                turn = [f"lorand={k / count:.4f}", f"hirand={(k + 1) / count:.4f}"]
+            out.append((layer, k, variant_point(pad, layer, k), velocity + turn))
+    return out
+
+
+def _variation_comment(pad: Pad) -> str:
+    parts = []
+    if variant_count(pad) > 1:
+        parts.append(f", {pad.variants} variants within {pad.variation:g} ({pad.variation_mode}"
+                     + ("; SFZ random may repeat one, gesam never plays one twice in a row)" if
+                        pad.variation_mode == "random" else ")"))
+    if (pad.soft_x or pad.soft_y) and pad.layers > 1:
+        parts.append(f", {pad.layers} velocity layers (soft hits move ({pad.soft_x:g}, {pad.soft_y:g}))")
+    return "".join(parts)
 
 
 def _write_wav_atomic(path: Path, wave: np.ndarray, sample_rate: int, sf: Any) -> None:

@@ -107,7 +107,15 @@ class Pad:
         return bool(self.attack or self.decay or self.length or self.tilt)
 
 
+GM_DRUMS = ("kick", "side stick", "snare", "clap", "snare 2", "low floor tom", "closed hat", "high floor tom",
+            "pedal hat", "low tom", "open hat", "low-mid tom", "hi-mid tom", "crash", "high tom", "ride")
+"""The General MIDI drum names of notes 36..51, the default pads' names: kit randomising keeps each
+pad in its name's class region, so a fresh random kit plays like a drum kit from a GM drum track."""
+
+
 def default_pads(n: int) -> list[Pad]:
-    """``n`` pads spread over the map on a square grid (row-major from the bottom left)."""
+    """``n`` pads spread over the map on a square grid (row-major from the bottom left), named as the
+    General MIDI drums of their notes (``GM_DRUMS``; "pad N" beyond the sixteenth)."""
     side = math.ceil(math.sqrt(n))
-    return [Pad((i % side + 0.5) / side, (i // side + 0.5) / side, name=f"pad {i}") for i in range(n)]
+    return [Pad((i % side + 0.5) / side, (i // side + 0.5) / side, name=GM_DRUMS[i] if i < len(GM_DRUMS) else f"pad {i}")
+            for i in range(n)]

@@ -19,9 +19,10 @@ from pythonosc import osc_message
 from pythonosc.parsing import osc_types
 
 from gesam_engine.errors import GesamError
+from osc_bridge.midi.controls import parse_target
 from osc_bridge.commands import (
-    Command, FxParam, Gain, Latency, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render,
-    Trigger,
+    Command, FxParam, Gain, KitRandomize, KitUndo, Latency, Learn, Locate, ModelSwitch, Move, Note, PadLayers, PadLock,
+    PadShape, PadTrigger, PadVariation, PadXY, Panic, Ping, PitchBend, Play, ProgramChange, Render, Sounds, Trigger,
 )
 
 DEFAULT_PADS = 16
@@ -167,9 +168,23 @@ EXPECTS: dict[str, tuple[int, int, str]] = {
     "/gesam/render": (3, 3, "2 numbers and a string (x, y, file name)"),
     "/gesam/ping": (0, 0, "no arguments"),
     "/gesam/latency": (0, 0, "no arguments"),
-    "/gesam/learn": (1, 1, "1 string (x or y)"),
+    "/gesam/learn": (1, 1, "1 string (x, y, kit/randomize, kit/undo, pad/N/variation or pad/N/shape/PARAM)"),
     "/gesam/kit": (1, 1, "1 integer (kit 0..127)"),
+    "/gesam/locate": (1, 1, "1 string (the path of an audio file on the engine's machine)"),
+    "/gesam/pad/<n>/variation": (1, 3, "1 to 3 values (radius 0..0.5, variants 1..16, cycle or random)"),
+    "/gesam/pad/<n>/layers": (2, 3, "2 or 3 values (dx -1..1, dy -1..1, layers 1..8)"),
+    "/gesam/pad/<n>/shape/<param>": (1, 1, "1 number (attack, hold, decay, length in ms 0..10000; tilt -1..1)"),
+    "/gesam/pad/<n>/lock": (1, 1, "1 integer (1 locks, 0 frees)"),
+    "/gesam/kit/randomize": (0, 0, "no arguments"),
+    "/gesam/kit/undo": (0, 0, "no arguments"),
+    "/gesam/model": (1, 1, "1 string (a model directory, or a model's name in the models folder)"),
+    "/gesam/sounds": (0, 0, "no arguments"),
 }
+PAD_ACTIONS = ("xy", "trigger", "variation", "layers", "lock")
+SHAPE_PARAMS = ("attack", "hold", "decay", "length", "tilt")  # as gesam_engine.runtime.pads (no runtime import here)
+SHAPE_RANGES = {"attack": (0.0, 10000.0), "hold": (0.0, 10000.0), "decay": (0.0, 10000.0), "length": (0.0, 10000.0),
+                "tilt": (-1.0, 1.0)}
+VARIATION_MODES = ("cycle", "random")
 
 
 def parse(address: str, args: Sequence[Any], pads: int = DEFAULT_PADS) -> Command:
@@ -216,13 +231,51 @@ def parse(address: str, args: Sequence[Any], pads: int = DEFAULT_PADS) -> Comman
     if pattern == "/gesam/learn":
         target = a.text(0, "target").lower()
         if target not in ("x", "y"):
-            raise OscError(f"/gesam/learn target must be x or y, got {_short(args[0])!r}")
+            try:
+                parse_target(target, pads)
+            except ValueError as exc:
+                raise OscError(f"/gesam/learn: {exc}") from None
         return Learn(target)
     if pattern == "/gesam/kit":
         kit = a.integer(0, "kit")
         if not 0 <= kit <= 127:
             raise OscError(f"/gesam/kit: kit must be in 0..127, got {kit}")
         return ProgramChange(kit)
+    if pattern == "/gesam/locate":
+        return Locate(_file_name(address, a.text(0, "path")))
+    if pattern == "/gesam/pad/<n>/variation":
+        variants = a.integer(1, "variants") if len(args) > 1 else None
+        if variants is not None and not 1 <= variants <= 16:
+            raise OscError(f"{address}: variants must be in 1..16, got {variants}")
+        mode = a.text(2, "mode").lower() if len(args) > 2 else None
+        if mode is not None and mode not in VARIATION_MODES:
+            raise OscError(f"{address}: mode must be cycle or random, got {_short(args[2])!r}")
+        return PadVariation(fields[0], a.num(0, "radius", 0.0, 0.5), variants, mode)
+    if pattern == "/gesam/pad/<n>/layers":
+        layers = a.integer(2, "layers") if len(args) > 2 else None
+        if layers is not None and not 1 <= layers <= 8:
+            raise OscError(f"{address}: layers must be in 1..8, got {layers}")
+        return PadLayers(fields[0], a.num(0, "dx", -1.0, 1.0), a.num(1, "dy", -1.0, 1.0), layers)
+    if pattern == "/gesam/pad/<n>/shape/<param>":
+        lo, hi = SHAPE_RANGES[fields[1]]
+        return PadShape(fields[0], fields[1], a.num(0, fields[1], lo, hi))
+    if pattern == "/gesam/pad/<n>/lock":
+        lock = a.integer(0, "lock")
+        if lock not in (0, 1):
+            raise OscError(f"{address}: lock must be 1 (lock) or 0 (free), got {lock}")
+        return PadLock(fields[0], bool(lock))
+    if pattern == "/gesam/kit/randomize":
+        return KitRandomize()
+    if pattern == "/gesam/kit/undo":
+        return KitUndo()
+    if pattern == "/gesam/model":
+        spec = a.text(0, "model")
+        if not spec or len(spec) > 1024 or any(ord(c) < 32 or ord(c) == 127 for c in spec):
+            raise OscError(f"{address}: model must be a directory or a model's name (printable, at most 1024 "
+                           f"characters), got {_short(spec)!r}")
+        return ModelSwitch(spec)
+    if pattern == "/gesam/sounds":
+        return Sounds()
     raise OscError(f"{address}: no parser for {pattern}")  # unreachable while EXPECTS matches INCOMING
 
 
@@ -236,17 +289,34 @@ def _match(address: str, pads: int) -> tuple[str, tuple[Any, ...]]:
         raise OscError(f"{_short(address)}: OSC address patterns (wildcards) are not supported; send one full "
                        "address per message, e.g. /gesam/pad/3/trigger")
     parts = address.split("/")
-    if len(parts) == 5 and parts[:3] == ["", "gesam", "pad"] and parts[4] in ("xy", "trigger"):
-        n = parts[3]
-        if not (n.isascii() and n.isdigit() and len(n) <= 3) or int(n) >= pads:
-            raise OscError(f"{_short(address)}: pad must be an integer in 0..{pads - 1}, got {_short(n)!r}")
-        return f"/gesam/pad/<n>/{parts[4]}", (int(n),)
+    if len(parts) in (5, 6) and parts[:3] == ["", "gesam", "pad"]:
+        shape = len(parts) == 6 and parts[4] == "shape"
+        if shape or (len(parts) == 5 and parts[4] in PAD_ACTIONS):
+            n = parts[3]
+            if not (n.isascii() and n.isdigit() and len(n) <= 3) or int(n) >= pads:
+                raise OscError(f"{_short(address)}: pad must be an integer in 0..{pads - 1}, got {_short(n)!r}")
+            if not shape:
+                return f"/gesam/pad/<n>/{parts[4]}", (int(n),)
+            if parts[5] not in SHAPE_PARAMS:
+                raise OscError(f"{_short(address)}: unknown shape parameter {_short(parts[5])!r}; "
+                               f"pads have {', '.join(SHAPE_PARAMS)}")
+            return "/gesam/pad/<n>/shape/<param>", (int(n), parts[5])
     if len(parts) == 5 and parts[:3] == ["", "gesam", "fx"] and parts[3] and parts[4]:
         return "/gesam/fx/<effect>/<param>", (parts[3], parts[4])
     close = difflib.get_close_matches(address, [p for p in EXPECTS if "<" not in p], n=1, cutoff=0.8)
     hint = f"did you mean {close[0]}? " if close else ""
     raise OscError(f"unknown address {_short(address)!r}; {hint}send /gesam/ping to check the connection "
-                   f"(answered by /gesam/pong); gesam listens on {', '.join(EXPECTS)}")
+                   f"(answered by /gesam/pong); gesam listens on {_LISTENS}")
+
+
+def _listens() -> str:
+    """The address space in short: pad addresses folded into one ``/gesam/pad/<n>/{...}``."""
+    pads = [p.removeprefix("/gesam/pad/<n>/") for p in EXPECTS if p.startswith("/gesam/pad/")]
+    rest = [p for p in EXPECTS if not p.startswith("/gesam/pad/")]
+    return ", ".join([*rest, "/gesam/pad/<n>/{" + ",".join(pads) + "}"])
+
+
+_LISTENS = _listens()
 
 
 def _file_name(address: str, name: str) -> str:

@@ -10,8 +10,9 @@ plain calls and a fake clock.
   same order. A ``/gesam/xy`` followed by another with no other command between (refusals do not
   count) is coalesced: a burst of moves runs only its newest point, and moves keep their place
   relative to triggers and everything else. Nothing else is ever dropped.
-- Renders go to a queue of their own (a render never holds up a trigger): at most
-  ``max_renders`` wait (``Scheduler.take_render``), the rest are refused.
+- Renders and locates (``commands.SLOW``: the model works for them) go to a queue of their own
+  (they never hold up a trigger): at most ``max_renders`` wait (``Scheduler.take_render``), the
+  rest are refused.
 
 The ``Scheduler`` is thread-safe (one lock, held only for its own bookkeeping); the server's
 threads do the waiting.
@@ -25,7 +26,7 @@ import threading
 import time
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
-from osc_bridge.commands import Command, Move, Render
+from osc_bridge.commands import SLOW, Command, Move
 from osc_bridge.osc.parse import Incoming, OscError
 
 __all__ = ["Entry", "Scheduler", "Step", "plan", "superseded_moves", "waits"]
@@ -85,7 +86,7 @@ def plan(entries: Sequence[Entry]) -> list[Step]:
             steps.append(Step("coalesced", entry))
         elif isinstance(entry.cmd, OscError):
             steps.append(Step("refuse", entry))
-        elif isinstance(entry.cmd, Render):
+        elif isinstance(entry.cmd, SLOW):
             steps.append(Step("render", entry))
         else:
             steps.append(Step("run", entry))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +92,76 @@ def test_kit_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["kit"])
     assert "new" in capsys.readouterr().err
+
+
+# ---- the zip bundle ------------------------------------------------------------------------------
+def _zip_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as bundle:
+        assert bundle.testzip() is None  # every member's CRC checks
+        return bundle.namelist()
+
+
+def test_kit_export_zip_unpacks_into_a_folder_an_sfz_sampler_opens(tmp_path: Path, model_dir: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    kit_file = tmp_path / "k.toml"
+    kit_file.write_text('name = "Zipped"\n[[pads]]\nname = "kick"\n[[pads]]\nname = "snare"\nchoke = 1\n')
+    bundle = tmp_path / "out" / "My Kit.zip"
+    sfz_dir = tmp_path / "sfz"
+    args = ["kit", "export", "--kit", str(kit_file), "--model", str(model_dir), "--zip", str(bundle)]
+    assert main(args + ["--sfz", str(sfz_dir)]) == 0
+    out = capsys.readouterr().out
+    kit = load_kit(kit_file)  # the two pads given, then the default kit's
+    assert f"wrote {sfz_dir / 'kit.sfz'}" in out and f"wrote {bundle}: {len(kit.pads) + 2} files under my-kit/" in out
+    names = _zip_names(bundle)
+    assert names[:4] == ["my-kit/kit.sfz", "my-kit/kit.toml", "my-kit/samples/pad_00_kick.wav",
+                         "my-kit/samples/pad_01_snare.wav"] and names == sorted(names)  # name order, always
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(unpacked)
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    regions = check_sfz(unpacked / "my-kit" / "kit.sfz", kit)  # every sample it names is inside the zip
+    assert names[2:] == sorted(f"my-kit/{r['sample']}" for r in regions)  # and nothing else
+    assert load_kit(unpacked / "my-kit" / "kit.toml") == kit
+    for name in ["kit.sfz"] + [r["sample"] for r in regions]:  # the folder's very files
+        assert (unpacked / "my-kit" / name).read_bytes() == (sfz_dir / name).read_bytes(), name
+
+    before = bundle.read_bytes()
+    assert main(args) == 2  # an existing zip is kept without --force, and nothing is rendered
+    assert f"{bundle} already exists; pass --force" in capsys.readouterr().err
+    assert bundle.read_bytes() == before
+    assert main(args + ["--force"]) == 0  # only the zip this time: rendered in a temporary folder, then bundled
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {bundle}: {len(names)} files") and "kit.sfz:" not in out
+    assert _zip_names(bundle) == names
+
+
+def test_the_same_folder_gives_the_same_zip(tmp_path: Path) -> None:
+    from gesam_engine.errors import GesamError
+    from gesam_engine.sfz_bundle import sfz_samples, write_sfz_zip
+
+    (tmp_path / "k" / "samples").mkdir(parents=True)
+    (tmp_path / "k" / "kit.sfz").write_text("// sample=samples/commented.wav\n<region> key=36 sample=samples/b.wav\n"
+                                            "<region> key=37 sample=samples/a.wav\n")
+    (tmp_path / "k" / "samples" / "a.wav").write_bytes(b"A" * 100)
+    (tmp_path / "k" / "samples" / "b.wav").write_bytes(b"B" * 100)
+    (tmp_path / "k" / "samples" / "stray.wav").write_bytes(b"not named by the sfz")
+    first = write_sfz_zip(tmp_path / "k" / "kit.sfz", "name = 'k'\n", tmp_path / "1.zip", "k")
+    for sample in (tmp_path / "k" / "samples").iterdir():  # other file dates: a zip that kept them would differ
+        os.utime(sample, (1e9, 1e9))
+    write_sfz_zip(tmp_path / "k" / "kit.sfz", "name = 'k'\n", tmp_path / "2.zip", "k")
+    assert first == ["k/kit.sfz", "k/kit.toml", "k/samples/a.wav", "k/samples/b.wav"] == _zip_names(tmp_path / "1.zip")
+    assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
+    with pytest.raises(GesamError, match="already exists; pass --force"):
+        write_sfz_zip(tmp_path / "k" / "kit.sfz", "", tmp_path / "1.zip", "k")
+    (tmp_path / "k" / "samples" / "a.wav").unlink()
+    with pytest.raises(GesamError, match="names the sample samples/a.wav, which is not in"):
+        write_sfz_zip(tmp_path / "k" / "kit.sfz", "", tmp_path / "3.zip", "k")
+    assert not (tmp_path / "3.zip").exists()
+    for bad in ("../secret.wav", "/etc/passwd"):
+        with pytest.raises(GesamError, match="outside its folder"):
+            sfz_samples(f"<region> sample={bad}\n")
+
+
+def test_kit_export_needs_somewhere_to_write(tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kit", "export", "--model", str(model_dir)]) == 2
+    assert "say where to export: --sfz DIR (a folder), --zip FILE.zip" in capsys.readouterr().err

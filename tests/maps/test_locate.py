@@ -64,3 +64,10 @@ def test_the_command_reports_bad_files_and_locates_the_rest(located_model, tmp_p
     assert main(["locate", str(files[0]), "--model", str(directory)]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"{files[0]}: x ") and files[0].name in text
+
+
+def test_a_model_without_preprocess_settings_still_locates_at_its_own_length(tmp_path: Path) -> None:
+    model = tiny_model(0.3)
+    model.card.pop("settings", None)
+    (found,) = locate(model, [sorted(KIT.glob("*.wav"))[0]], nearest=0)
+    assert isinstance(found, Location) and 0.0 <= found.x <= 1.0

@@ -293,3 +293,27 @@ def test_console_only_words_parse_into_commands_or_local_actions() -> None:
         PadTrigger(16), Gain(9.0), FxParam("g", "gain_db", "loud"))
     assert isinstance(parse_line("setpad 1 0.5 0.5"), PadXY) and isinstance(parse_line("panic"), Panic)
     assert isinstance(parse_line("play 0.1 0.2"), Play)
+
+
+def test_pad_variation_layers_lock_randomize_and_undo_from_the_console(engine: Engine, console: Controller) -> None:
+    assert run_line(console, "variation 1 0.05 3 random") == "pad 1: variation 0.05, 3 variants, random"
+    assert engine.pad(1).variation == 0.05 and engine.pad(1).variation_mode == "random"
+    assert parse_line("variation 1 0.05 3 random") == parse("/gesam/pad/1/variation", [0.05, 3, "random"])
+    assert run_line(console, "layers 2 0 -0.3 2") == "pad 2: 2 velocity layers, soft hits move (0, -0.3)"
+    assert parse_line("layers 2 0 -0.3") == parse("/gesam/pad/2/layers", [0.0, -0.3])
+    assert run_line(console, "lock 0 1") == "pad 0: locked"
+    before = engine.kit()
+    said = run_line(console, "randomize")
+    assert said is not None and said.startswith("pads: 0=(") and ")L " in said
+    assert engine.pad(0).xy == before.pads[0].xy and engine.kit().pads[1:] != before.pads[1:]
+    run_line(console, "undo")
+    assert [p.xy for p in engine.kit().pads] == [p.xy for p in before.pads]
+    assert run_line(console, "lock 0 0") == "pad 0: free"
+    for line, usage in [("variation 1", "usage: variation N RADIUS"), ("variation 1 0.1 3 shuffle", "mode cycle or random"),
+                        ("layers 1 0.1", "usage: layers N DX DY"), ("lock 1 2", "1 locks, 0 frees"),
+                        ("shape 1 sustain 3", "usage: shape N attack|hold|decay|length|tilt VALUE"),
+                        ("locate", "usage: locate FILE"), ("model", "usage: model DIR|NAME")]:
+        with pytest.raises(ConsoleError, match=usage):
+            run_line(console, line)
+    with pytest.raises(PadError, match="variation must be a radius in 0..0.5"):
+        run_line(console, "variation 1 0.9")

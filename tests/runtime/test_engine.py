@@ -21,6 +21,7 @@ from gesam_engine.runtime.engine import Engine, TriggerInfo
 from gesam_engine.runtime.engine_config import serve_config_from_dict
 from gesam_engine.runtime.pads import PadError
 from gesam_engine.runtime.resample import to_rate
+from gesam_engine.runtime.tilt import tilt_sound
 from tests.tiny import tiny_model
 from tests.waiting import wait_for
 
@@ -314,6 +315,47 @@ def test_a_pad_chokes_the_other_pad_of_its_group(fresh: Engine) -> None:
     assert _matches(audio, start, sound, n=1024) < 1e-3
     # choked ~50 ms in (plus scheduling and the 5 ms release), long before the sound's end
     assert 1024 < end - start < 0.2 * RATE, (end - start) / RATE
+
+
+def test_a_pads_shape_reaches_the_audio(fresh: Engine) -> None:
+    e = fresh
+    for n in range(3):
+        e.set_pad(n, 0.5, 0.5)  # baked: ready at once
+    e.set_pad_shape(0, "decay", 50.0)
+    e.set_pad_shape(2, "tilt", -0.8)
+    sound = e.cache.get((0.5, 0.5)).wave
+    assert _last_loud(sound) > 0.1 * RATE  # unshaped, it is still loud after 60 ms
+    for n in (0, 1, 2, 2):
+        assert e.trigger_pad(n).exact
+        ring_out(e)
+        play_on(e, 10)
+    assert e._tilts.filtered == 1  # the tilted copy is made once, then reused
+    e.stop()
+    audio = _played(e)[:, 0]
+    (s0, end0), (s1, _), (s2, _), (s3, _) = _regions(audio)
+    assert end0 - s0 <= 0.05 * RATE + 1  # silent once the 50 ms decay is over
+    decayed = sound[:2400] * ((2400 - np.arange(2400)) / 2400).astype(np.float32)  # linear to silence
+    assert _matches(audio, s0, decayed) < 1e-3 and _matches(audio, s0, sound) > 0.01
+    assert float(np.abs(audio[s1 + int(0.06 * RATE) : s1 + int(0.1 * RATE)]).max()) > 0.01
+    tilted = tilt_sound(sound, -0.8, RATE)
+    for start in (s2, s3):
+        assert _matches(audio, start, tilted) < 1e-3 and _matches(audio, start, sound) > 0.01
+
+
+def test_set_pad_shape_checks_the_setting_and_its_range(engine: Engine) -> None:
+    assert engine.set_pad_shape(3, "attack", 12).attack == 12.0
+    assert engine.pad(3).attack == 12.0
+    with pytest.raises(PadError, match="one of attack, hold, decay, length, tilt, got 'sustain'"):
+        engine.set_pad_shape(3, "sustain", 1.0)
+    with pytest.raises(PadError, match=r"tilt must be in -1\.\.1"):
+        engine.set_pad_shape(3, "tilt", 2.0)
+    with pytest.raises(PadError, match="decay must be in 0..10000 ms"):
+        engine.set_pad_shape(3, "decay", -1.0)
+    with pytest.raises(PadError, match="must be a number"):
+        engine.set_pad_shape(3, "hold", "long")  # type: ignore[arg-type]
+    with pytest.raises(PadError, match="pad must be an integer"):
+        engine.set_pad_shape(99, "hold", 1.0)
+    assert engine.set_pad_shape(3, "attack", 0.0).attack == 0.0 and not engine.pad(3).shaped
 
 
 # ---- metrics and state -------------------------------------------------------------------------

@@ -282,6 +282,56 @@ def test_export_sfz_gain_split_and_silent_pads(tmp_path: Path) -> None:
     assert "// pad 3: its gain needs 1.0 dB more than SFZ's volume range" in sfz.read_text()
 
 
+def test_export_sfz_writes_the_envelope_as_ampeg_opcodes(tmp_path: Path) -> None:
+    def render(x: float, y: float) -> np.ndarray:
+        return np.full(4800, 0.5, np.float32)
+
+    kit = Kit("shapes", (Pad(0.5, 0.5), Pad(0.5, 0.5, attack=12.5, hold=30.0, decay=250.0),
+                         Pad(0.5, 0.5, attack=3.0), Pad(0.5, 0.5, hold=40.0)))
+    sfz = export_sfz(kit, render, 48000, tmp_path)
+    regions = check_sfz(sfz, kit)
+    shape = [{k: v for k, v in r.items() if k.startswith("ampeg_")} for r in regions]
+    assert shape[0] == {} and shape[3] == {}  # hold without a decay changes nothing: nothing to say
+    assert shape[1] == {"ampeg_attack": "0.0125", "ampeg_hold": "0.03", "ampeg_decay": "0.25", "ampeg_sustain": "0"}
+    assert shape[2] == {"ampeg_attack": "0.003"}
+    text = sfz.read_text()
+    assert "// shape: ampeg_attack, ampeg_hold and ampeg_decay" in text
+    assert "// pad 1 '' at (0.5000, 0.5000), gain 1, pitch 0, attack 12.5 hold 30 decay 250 length 0 ms, tilt 0" in text
+    for r in regions:  # no length, no tilt: the WAVs are the sound itself
+        np.testing.assert_allclose(sf.read(str(tmp_path / r["sample"]), dtype="float32")[0], 0.5, atol=1e-6)
+
+
+def test_export_sfz_cuts_a_length_into_the_wav_with_the_release_fade_at_the_pads_pitch(tmp_path: Path) -> None:
+    def render(x: float, y: float) -> np.ndarray:
+        return np.full(48000, 0.5, np.float32)
+
+    kit = Kit("cut", (Pad(0.5, 0.5, length=10.0), Pad(0.5, 0.5, length=10.0, pitch=12.0),
+                      Pad(0.5, 0.5, length=2000.0)))
+    sfz = export_sfz(kit, render, 48000, tmp_path, release_ms=5.0)
+    regions = check_sfz(sfz, kit)
+    waves = [sf.read(str(tmp_path / r["sample"]), dtype="float32")[0] for r in regions]
+    # 10 ms = 480 frames, then 240 frames of fade; an octave up reads two samples per frame
+    assert waves[0].shape == (720,) and waves[1].shape == (1440,) and waves[2].shape == (48000,)
+    np.testing.assert_allclose(waves[0][:480], 0.5, atol=1e-6)
+    np.testing.assert_allclose(waves[0][480:], 0.5 * (720 - np.arange(480, 720)) / 240, atol=1e-6)
+    np.testing.assert_allclose(waves[1][::2], waves[0], atol=1e-6)  # the same fade in output time
+    assert "end=" not in sfz.read_text()
+
+
+def test_export_sfz_bakes_the_tilt_into_the_wav_as_the_engine_plays_it(tmp_path: Path) -> None:
+    from gesam_engine.runtime.tilt import tilt_sound
+    from tests.runtime.test_tilt import centroid
+
+    noise = (0.1 * np.random.default_rng(4).standard_normal(24000)).astype(np.float32)  # peak under -1 dBFS
+    kit = Kit("tilt", (Pad(0.5, 0.5), Pad(0.5, 0.5, tilt=-0.6), Pad(0.5, 0.5, tilt=0.6)))
+    sfz = export_sfz(kit, lambda x, y: noise, 48000, tmp_path)
+    regions = check_sfz(sfz, kit)
+    flat, dark, bright = (sf.read(str(tmp_path / r["sample"]), dtype="float32")[0] for r in regions)
+    assert centroid(dark) < 0.6 * centroid(flat) and centroid(bright) > 1.05 * centroid(flat)
+    np.testing.assert_allclose(dark, tilt_sound(noise, -0.6, 48000), atol=2e-6)  # 24-bit of the engine's
+    assert not any(k.startswith("ampeg_") for r in regions for k in r)
+
+
 def test_export_sfz_refuses_to_overwrite_and_force_replaces(tmp_path: Path) -> None:
     def render(x: float, y: float) -> np.ndarray:
         return np.full(100, 0.1, np.float32)
@@ -328,3 +378,40 @@ def test_engine_kit_and_apply_kit(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="has 3 pads but the engine has 16"):
             e.apply_kit(Kit("small", tuple(default_pads(3))))
         assert e.kit(ODD.name) == ODD  # a refused kit changes nothing
+
+
+def test_export_sfz_writes_round_robin_and_velocity_layers(tmp_path: Path) -> None:
+    """A pad's variants and velocity layers become regions: lovel/hivel per layer as the engine
+    splits velocity, seq_length/seq_position in turn (cycle) or lorand/hirand (random)."""
+    from gesam_engine.runtime.variations import layer_of, variant_point
+
+    cycle = Pad(0.4, 0.6, name="snare", variation=0.1, variants=3, soft_x=0.0, soft_y=-0.2, layers=2)
+    rnd = Pad(0.2, 0.2, name="hat", variation=0.05, variants=2, variation_mode="random")
+    kit = Kit("rr", (cycle, rnd, Pad(0.9, 0.9, name="kick")))
+    asked: list[tuple[float, float]] = []
+
+    def render(x: float, y: float) -> np.ndarray:
+        asked.append((x, y))
+        return np.full(480, 0.1 + 0.4 * x + 0.2 * y, np.float32)
+
+    sfz = export_sfz(kit, render, 48000, tmp_path / "out")
+    regions = [line for line in sfz.read_text().splitlines() if line.startswith("<region>")]
+    snare = [r for r in regions if "key=36 " in r]
+    assert len(snare) == 6 and len([r for r in regions if "key=37 " in r]) == 2 and len(regions) == 9
+    assert sum("lovel=0 hivel=63" in r for r in snare) == 3 and sum("lovel=64 hivel=127" in r for r in snare) == 3
+    assert [layer_of(cycle, v / 127) for v in (0, 63, 64, 127)] == [0, 0, 1, 1]
+    assert {re.search(r"seq_position=(\d)", r).group(1) for r in snare} == {"1", "2", "3"}  # type: ignore[union-attr]
+    assert all("seq_length=3" in r for r in snare)
+    hat = [r for r in regions if "key=37 " in r]
+    assert "lorand=0.0000 hirand=0.5000" in hat[0] and "lorand=0.5000 hirand=1.0000" in hat[1]
+    assert "lovel" not in hat[0] and "seq_" not in regions[-1] and "rand" not in regions[-1]
+    wanted = {variant_point(cycle, layer, k) for layer in (0, 1) for k in range(3)}
+    assert wanted <= set(asked)
+    for r in regions:
+        sample = tmp_path / "out" / r.split("sample=")[1]
+        assert sample.is_file()
+    name = re.search(r"sample=(\S+_l0_v2\.wav)", snare[2] if "_l0_v2" in snare[2] else " ".join(snare))
+    assert name is not None
+    audio, _ = sf.read(tmp_path / "out" / name.group(1))
+    x, y = variant_point(cycle, 0, 2)
+    assert audio[0] == pytest.approx(0.1 + 0.4 * x + 0.2 * y, abs=1e-5)  # the region plays its own point's sound

@@ -61,7 +61,9 @@ def test_default_pads_spread_16_over_a_4x4_grid() -> None:
     assert len({p.xy for p in pads}) == 16
     assert pads[0].xy == (0.125, 0.125) and pads[1].xy == (0.375, 0.125)  # row-major from bottom left
     assert pads[4].xy == (0.125, 0.375) and pads[15].xy == (0.875, 0.875)
-    assert [p.name for p in pads[:2]] == ["pad 0", "pad 1"]
+    assert [p.name for p in pads[:3]] == ["kick", "side stick", "snare"]  # the GM drums of notes 36..
+    assert pads[10].name == "open hat" and pads[15].name == "ride"
+    assert default_pads(20)[16].name == "pad 16"
 
 
 def test_default_pads_other_counts() -> None:

@@ -16,7 +16,8 @@ from pythonosc.osc_message import OscMessage
 from gesam_engine.errors import GesamError
 from osc_bridge.addresses import INCOMING
 from osc_bridge.commands import (
-    FxParam, Gain, Latency, Learn, Move, Note, Panic, PadTrigger, PadXY, Ping, PitchBend, Play, ProgramChange, Render, Trigger,
+    FxParam, Gain, KitRandomize, KitUndo, Latency, Learn, Locate, ModelSwitch, Move, Note, PadLayers, PadLock, PadShape,
+    PadTrigger, PadVariation, PadXY, Panic, Ping, PitchBend, Play, ProgramChange, Render, Sounds, Trigger,
 )
 from osc_bridge.osc.parse import EXPECTS, Incoming, OscError, decode_datagram, parse
 from tests.osc_bridge import message
@@ -188,8 +189,24 @@ GOOD = [
     ("/gesam/latency", (), Latency()),
     ("/gesam/learn", ("X",), Learn("x")),
     ("/gesam/learn", ("y",), Learn("y")),
+    ("/gesam/learn", ("Pad/3/Shape/Decay",), Learn("pad/3/shape/decay")),
+    ("/gesam/learn", ("kit/randomize",), Learn("kit/randomize")),
     ("/gesam/kit", (3,), ProgramChange(3)),
     ("/gesam/kit", (3.0,), ProgramChange(3)),
+    ("/gesam/locate", ("/home/me/kick 1.wav",), Locate("/home/me/kick 1.wav")),
+    ("/gesam/pad/2/variation", (0.05,), PadVariation(2, 0.05)),
+    ("/gesam/pad/2/variation", (0.1, 6.0, "Random"), PadVariation(2, 0.1, 6, "random")),
+    ("/gesam/pad/2/variation", (0, 1), PadVariation(2, 0.0, 1)),
+    ("/gesam/pad/3/layers", (0.0, -0.2), PadLayers(3, 0.0, -0.2)),
+    ("/gesam/pad/3/layers", (0.1, -0.2, 3), PadLayers(3, 0.1, -0.2, 3)),
+    ("/gesam/pad/4/shape/decay", (120,), PadShape(4, "decay", 120.0)),
+    ("/gesam/pad/4/shape/tilt", (-0.5,), PadShape(4, "tilt", -0.5)),
+    ("/gesam/pad/5/lock", (1,), PadLock(5, True)),
+    ("/gesam/pad/5/lock", (0.0,), PadLock(5, False)),
+    ("/gesam/kit/randomize", (), KitRandomize()),
+    ("/gesam/kit/undo", (), KitUndo()),
+    ("/gesam/model", ("small",), ModelSwitch("small")),
+    ("/gesam/sounds", (), Sounds()),
 ]
 
 
@@ -210,7 +227,7 @@ def test_every_incoming_address_has_a_good_case_and_the_table_agrees_with_the_ad
 def _pattern_of(address: str) -> str:
     parts = address.split("/")
     if address.startswith("/gesam/pad/"):
-        return f"/gesam/pad/<n>/{parts[4]}"
+        return "/gesam/pad/<n>/shape/<param>" if parts[4] == "shape" else f"/gesam/pad/<n>/{parts[4]}"
     if address.startswith("/gesam/fx/"):
         return "/gesam/fx/<effect>/<param>"
     return address
@@ -255,9 +272,29 @@ BAD = [
     ("/gesam/render", (0.1, 0.2, "takes/"), "file name must end in a name"),
     ("/gesam/render", (0.1, 0.2, "x" * 300), "each part at most 200 bytes"),
     ("/gesam/render", (0.1, 0.2, "a\nb.wav"), "file name must be printable text"),
-    ("/gesam/learn", ("z",), "/gesam/learn target must be x or y, got 'z'"),
+    ("/gesam/learn", ("z",), "/gesam/learn: not a MIDI control target: 'z'; targets are x, y, kit/randomize"),
+    ("/gesam/learn", ("pad/16/variation",), "pad/N/variation and pad/N/shape/{attack,hold,decay,length,tilt} with N in 0..15"),
     ("/gesam/learn", (1,), "target must be a non-empty string"),
     ("/gesam/kit", (128,), "/gesam/kit: kit must be in 0..127"),
+    ("/gesam/locate", (), "/gesam/locate expects 1 string (the path of an audio file"),
+    ("/gesam/locate", ("",), "path must be a non-empty string"),
+    ("/gesam/locate", ("a\nb.wav",), "must be printable text"),
+    ("/gesam/pad/2/variation", (0.6,), "radius must be in 0..0.5, got 0.6"),
+    ("/gesam/pad/2/variation", (0.1, 17), "variants must be in 1..16, got 17"),
+    ("/gesam/pad/2/variation", (0.1, 4, "shuffle"), "mode must be cycle or random, got 'shuffle'"),
+    ("/gesam/pad/2/variation", (NAN,), "radius must be a finite number"),
+    ("/gesam/pad/3/layers", (0.1,), "expects 2 or 3 values"),
+    ("/gesam/pad/3/layers", (2.0, 0.0), "dx must be in -1..1, got 2.0"),
+    ("/gesam/pad/3/layers", (0.1, 0.1, 9), "layers must be in 1..8, got 9"),
+    ("/gesam/pad/4/shape/decay", (-1.0,), "decay must be in 0..10000, got -1.0"),
+    ("/gesam/pad/4/shape/tilt", (1.5,), "tilt must be in -1..1"),
+    ("/gesam/pad/4/shape/sustain", (1.0,), "unknown shape parameter 'sustain'; pads have attack, hold, decay, length, tilt"),
+    ("/gesam/pad/16/shape/decay", (1.0,), "pad must be an integer in 0..15"),
+    ("/gesam/pad/4/shape", (1.0,), "unknown address"),
+    ("/gesam/pad/5/lock", (2,), "lock must be 1 (lock) or 0 (free), got 2"),
+    ("/gesam/kit/randomize", (1,), "/gesam/kit/randomize expects no arguments"),
+    ("/gesam/model", ("",), "model must be a non-empty string"),
+    ("/gesam/model", ("a\x01b",), "model must be a directory or a model's name"),
     ("/gesam/kit", (1.5,), "kit must be an integer"),
     ("/gesam/foo", (), "unknown address '/gesam/foo'"),
     ("/gesam/trig", (), "did you mean /gesam/trigger?"),
