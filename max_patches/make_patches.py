@@ -1,4 +1,5 @@
-"""Write the gesam controller patches: Max (gesam_xy.maxpat), Max for Live (gesam_xy_m4l.maxpat), Pd (gesam_xy.pd).
+"""Write the gesam controller patches: Max (gesam_xy.maxpat), Max for Live (gesam_xy_m4l.maxpat), Pd
+(gesam_xy.pd); and the DAW sampler devices: Max for Live (gesam_sampler_m4l.maxpat), Pd (gesam_sampler.pd).
 
 The patches are generated so the three twins stay in step and every patch cord points at an
 outlet and inlet that exist. Run ``python -m max_patches.make_patches`` from the repository root
@@ -6,8 +7,8 @@ after changing ``maxpat.py`` or ``pdpatch.py`` (the tests check the checked-in p
 ``--check`` only reports stale files.
 
 Every control sends OSC (UDP) to the engine at 127.0.0.1:9000; the feedback section listens on
-9001 (start the engine with ``--feedback 127.0.0.1:9001``). Addresses are those of
-``osc_bridge/addresses.py``.
+9001 (start the engine with ``--feedback 127.0.0.1:9001``), the samplers on 9002 (``--feedback
+127.0.0.1:9002``; both: ``--feedback 127.0.0.1:9001 127.0.0.1:9002``). Addresses are those of ``osc_bridge/addresses.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 from max_patches.maxpat import build_max
 from max_patches.pdpatch import build_pd
+from max_patches.sampler_max import build_sampler_max
+from max_patches.sampler_pd import build_sampler_pd
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,6 +34,8 @@ OUTPUTS = {
     "gesam_xy.maxpat": lambda: max_text(build_max(m4l=False)),
     "gesam_xy_m4l.maxpat": lambda: max_text(build_max(m4l=True)),
     "gesam_xy.pd": build_pd,
+    "gesam_sampler_m4l.maxpat": lambda: max_text(build_sampler_max()),
+    "gesam_sampler.pd": build_sampler_pd,
 }
 
 

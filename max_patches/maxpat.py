@@ -30,9 +30,15 @@ def _max_io(text: str) -> tuple[int, int, list[str]]:
         "midiin": (1, 1, ["int"]), "midiout": (1, 0, []), "atoi": (3, 1, ["list"]), "zl": (2, 2, ["", ""]),
         "f": (2, 1, ["float"]), "+": (2, 1, ["int"]), "/": (2, 1, ["float"]),
         "live.thisdevice": (1, 3, ["bang", "int", "int"]),
+        # the sampler device's (sampler_max.py)
+        "buffer~": (1, 2, ["float", "bang"]), "play~": (1, 2, ["signal", "bang"]), "*~": (2, 1, ["signal"]),
+        "plugout~": (2, 2, ["signal", "signal"]),
     }
     if name in table:
         return table[name]
+    if name in ("t", "trigger"):
+        kinds = {"b": "bang", "f": "float", "i": "int", "l": "list", "s": ""}
+        return 1, n, [kinds.get(a, "") for a in args]
     if name == "route":
         return 2, n + 1, [""] * (n + 1)
     if name in ("pak", "pack"):

@@ -21,7 +21,10 @@ class PdPatch:
           "list": (2, 1), "pack": (2, 1), "unpack": (1, 2), "t": (1, 2), "f": (2, 1), "/": (2, 1),
           "route": (1, 2), "notein": (0, 3), "stripnote": (2, 2), "spigot": (2, 1), "==": (2, 1),
           "print": (1, 0), "s": (1, 0), "symbol": (2, 1),
-          "hsl": (1, 1), "vsl": (1, 1), "bng": (1, 1), "tgl": (1, 1), "cnv": (1, 0)}
+          "hsl": (1, 1), "vsl": (1, 1), "bng": (1, 1), "tgl": (1, 1), "cnv": (1, 0),
+          # the sampler twin's (sampler_pd.py)
+          "r": (0, 1), "table": (0, 0), "soundfiler": (1, 2), "tabplay~": (1, 2), "*~": (2, 1), "dac~": (2, 0),
+          "writesf~": (1, 0)}
 
     def __init__(self) -> None:
         self.records: list[str] = []

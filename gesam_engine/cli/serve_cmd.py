@@ -8,26 +8,29 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from gesam_engine.cli.console_session import Printer
     from gesam_engine.cli.stop_signals import StopSignals
     from gesam_engine.runtime.engine import Engine
-    from osc_bridge.controller import Controller
+    from osc_bridge.controller import Controller, Reply
     from osc_bridge.engine_like import EngineLike
     from osc_bridge.osc.server import OscServer
+    from osc_bridge.sound_files import SoundFiles, SoundSource
     from osc_bridge.webmap.server import WebMap
 
 from gesam_engine.cli.control_setup import add_midi_arguments, program_loader, start_midi
 from gesam_engine.model_paths import MODEL_HELP, default_cache_dir, find_model
 
-__all__ = ["add_serve_parser", "run_serve", "make_osc_server", "make_web_map"]
+__all__ = ["add_serve_parser", "run_serve", "make_osc_server", "make_web_map", "make_sound_files", "osc_push"]
 
 
 def add_serve_parser(p: argparse.ArgumentParser) -> None:
     """Arguments of ``gesam serve``."""
     p.add_argument("--model", type=Path, metavar="DIR", help=MODEL_HELP)
+    p.add_argument("--models", type=Path, metavar="DIR",
+                   help="folder of model directories /gesam/model NAME picks from (default: the one the model lies in)")
     p.add_argument("--config", type=Path, metavar="TOML",
                    help="engine settings ([output] [voices] [generator] [cache] [engine] [[effects]]; "
                         "default: the packaged default_serve.toml, a gentle reverb and compressor)")
@@ -49,9 +52,15 @@ def add_serve_parser(p: argparse.ArgumentParser) -> None:
     osc.add_argument("--osc-port", type=int, default=9000, metavar="PORT",
                      help="UDP port (default 9000; 0 picks a free one)")
     osc.add_argument("--no-osc", action="store_true", help="do not listen for OSC")
-    osc.add_argument("--feedback", metavar="HOST:PORT", help="send every OSC reply there instead of to each sender")
+    osc.add_argument("--feedback", metavar="HOST:PORT", nargs="+",
+                     help="send every OSC reply there instead of to each sender; several, e.g. the XY patch's "
+                          "127.0.0.1:9001 and the sampler device's 127.0.0.1:9002")
     osc.add_argument("--render-dir", type=Path, default=Path("renders"), metavar="DIR",
                      help="the only folder /gesam/render may write into (default ./renders)")
+    osc.add_argument("--sound-files", type=Path, metavar="DIR",
+                     help="where the DAW sampler devices' WAVs of the cursor's and each pad's sound are written, "
+                          "once one asks with /gesam/sounds (default <render-dir>/live; the folder is the engine's)")
+    osc.add_argument("--no-sound-files", action="store_true", help="write no sound files (/gesam/sounds is refused)")
     web = p.add_argument_group("web map (a page to see the maps and play them by clicking)")
     web.add_argument("--web", action="store_true", help="serve the web map (default http://127.0.0.1:8765/)")
     web.add_argument("--web-host", default="127.0.0.1", metavar="HOST",
@@ -91,7 +100,7 @@ def make_osc_server(args: argparse.Namespace, engine: EngineLike,
 
     if not 0 <= args.osc_port < 65536:
         raise GesamError(f"--osc-port must be in 0..65535, got {args.osc_port}")
-    feedback = parse_host_port(args.feedback) if args.feedback else None
+    feedback = [parse_host_port(text) for text in args.feedback or []]
     controller = controller or Controller(engine, args.render_dir.resolve())
     server = OscServer(controller, args.osc_host, args.osc_port, feedback)
     server.bind()
@@ -144,6 +153,50 @@ def _effects_line(engine: Engine) -> str:
     return "effects: " + ", ".join(f"{e.name} ({e.type})" for e in specs) + f"; `{hint}` changes one"
 
 
+def make_sound_files(args: argparse.Namespace, engine: SoundSource) -> SoundFiles | None:
+    """The DAW sampler devices' sound files (``osc_bridge.sound_files``), or None with --no-sound-files
+    or --no-osc (only OSC clients learn their paths)."""
+    from gesam_engine.errors import GesamError
+    from osc_bridge.sound_files import SoundFiles
+
+    if args.no_sound_files and args.sound_files is not None:
+        raise GesamError("--sound-files DIR and --no-sound-files contradict each other; give one")
+    if args.no_sound_files or args.no_osc:
+        return None
+    return SoundFiles(engine, args.sound_files if args.sound_files is not None else args.render_dir / "live")
+
+
+def osc_push(osc: OscServer) -> Callable[[list[Reply]], None]:
+    """Send replies nobody asked for (a changed sound file) where the server sends its engine events:
+    the --feedback addresses, else the last client."""
+
+    def push(replies: list[Reply]) -> None:
+        for address, arguments in replies:
+            osc.push(address, arguments)
+
+    return push
+
+
+def model_reporter(say: Callable[[str], None], osc: OscServer | None) -> Callable[[str, dict[str, Any]], None]:
+    """An engine listener turning "model" events (``Engine.switch_model``) into a console line and, for
+    OSC clients (the last one, or --feedback), /gesam/state/model s name or /gesam/error s reason."""
+
+    def on_event(event: str, data: dict[str, Any]) -> None:
+        if event != "model":
+            return
+        if "error" in data:
+            reason = f"model {data.get('name')} not loaded, the old one plays on: {data['error']}"
+            say(f"[model] {reason}")
+            if osc is not None:
+                osc.push_error(reason)
+            return
+        say(f"[model] now playing {data.get('name')} ({data.get('path')}), loaded in {data.get('ms', 0) / 1000:.1f} s")
+        if osc is not None:
+            osc.push("/gesam/state/model", [str(data.get("name"))])
+
+    return on_event
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Start the engine, say in a few lines where it plays, then take console commands until
     quit or Ctrl-D (with --daemon: until SIGTERM or Ctrl-C), or until --duration ends.
@@ -188,11 +241,14 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
     config = load_serve_config(args.config or default_config(), {"output": output} if output else None)
     model_dir = find_model(args.model)
     check_maps_dir(args.maps)
+    if args.models is not None and not args.models.is_dir():
+        raise GesamError(f"--models {args.models} is not a folder; give the folder that holds the model directories")
     model = GesamModel.load(model_dir, resolve_device(args.model_device))
     say = printer.say
     with signals.held():  # the engine holds shared memory from here: it must reach the cleanup
         engine = Engine(model, config, output_file=args.output, cache_dir=args.cache or default_cache_dir(),
-                        progress=not args.quiet and sys.stderr.isatty(), maps_dir=args.maps)
+                        progress=not args.quiet and sys.stderr.isatty(), maps_dir=args.maps,
+                        models_dir=args.models)
         cleanup.callback(engine.stop)
     engine.add_listener(lambda event, data: say(f"[{event}] {data.get('message', '')}")
                         if event in ("output", "bake", "maps") else None)
@@ -204,7 +260,9 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
         midi.learn(target)
 
     # one Controller for the console, OSC, MIDI and the web map (mypy checks here that Engine is an EngineLike)
-    controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits))
+    sound_files = make_sound_files(args, engine)
+    controller = Controller(engine, args.render_dir.resolve(), on_learn=learn, on_program=program_loader(engine, args.kits),
+                            on_sounds=sound_files.replies if sound_files is not None else None)
     with signals.held():
         osc = make_osc_server(args, engine, controller)
         if osc is not None:
@@ -213,6 +271,10 @@ def _serve(args: argparse.Namespace, signals: StopSignals, printer: Printer, cle
         web = make_web_map(args, controller)
         if web is not None:
             cleanup.callback(web.stop)
+    engine.add_listener(model_reporter(say, osc))
+    if sound_files is not None and osc is not None:  # written once a sampler device asks (/gesam/sounds)
+        sound_files.push = osc_push(osc)
+        cleanup.callback(sound_files.start().stop)
     engine.start()
     stop_report = threading.Event()
     cleanup.callback(stop_report.set)
