@@ -4,12 +4,16 @@
 // and controller as an OSC message. Commands are sent one at a time in order; cursor moves while
 // dragging are throttled (at most one per MOVE_INTERVAL_MS, the newest wins). Coordinates are
 // normalised map coordinates: x to the right, y up, both 0..1. Nothing here is fetched from
-// anywhere but this server.
+// anywhere but this server. An audio file dropped on the map goes to POST /api/locate (query by
+// example); the cursor's and each pad's sound can be dragged out (or downloaded) as a WAV file
+// from /api/sound.wav.
 "use strict";
 
 const MOVE_INTERVAL_MS = 33; // <= ~30 moves a second while dragging
 const POLL_MS = 150; // engine state refresh
 const DEFAULT_GRID = 16; // cells for "play while dragging" when there are no maps
+const DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024; // bytes of a dropped file, until /api/views says
+const PAD_XY = /^\/gesam\/state\/pad\/(\d+)\/xy$/;
 
 const $ = (id) => document.getElementById(id);
 const mapEl = $("map");
@@ -21,6 +25,9 @@ const statusEl = $("status");
 const state = {
   maps: { views: [], classes: [], feature_clip: {}, feature_units: {}, feature_colors: {}, grid: 0 },
   cursor: null, // [x, y] of the engine's cursor
+  pads: [], // [x, y] of each pad
+  located: null, // the answer of the last dropped file
+  locating: false,
   dragging: false,
   dragCell: null,
   lastSent: null, // the newest point queued by the pointer
@@ -29,7 +36,7 @@ const state = {
   lastMoveAt: -Infinity,
   audio: null, // AudioContext, made on the first user gesture that wants browser playback
   pollFailed: false,
-  counts: { commands: 0, errors: 0, browserSounds: 0 },
+  counts: { commands: 0, errors: 0, browserSounds: 0, located: 0 },
 };
 window.gesamWebMap = state; // for tests and curious people: read-only use
 
@@ -118,13 +125,25 @@ async function sendOsc(address, args) {
     return null;
   }
   state.counts.commands += 1;
-  for (const [reply, values] of data.replies) {
+  handleReplies(data.replies);
+  return data.replies;
+}
+
+/** Show what the engine's replies say changed: the cursor, a pad's point. */
+function handleReplies(replies) {
+  let padsChanged = false;
+  for (const [reply, values] of replies) {
     if (reply === "/gesam/state/xy") {
       state.cursor = values;
       drawCursor();
     }
+    const pad = PAD_XY.exec(reply);
+    if (pad) {
+      state.pads[Number(pad[1])] = values;
+      padsChanged = true;
+    }
   }
-  return data.replies;
+  if (padsChanged) drawPads();
 }
 
 function play(xy) {
@@ -171,6 +190,176 @@ async function playInBrowser(xy) {
   }
 }
 
+// ---- sounds out: drag to the desktop or a DAW, or download ---------------------------------------
+/** The absolute URL of the WAV of the point xy (24-bit when asked for), and its file name. */
+function soundFile(xy) {
+  const bits = $("bits24").checked ? "&bits=24" : "";
+  const path = `/api/sound.wav?x=${encodeURIComponent(xy[0])}&y=${encodeURIComponent(xy[1])}${bits}`;
+  return { url: new URL(path, window.location.href).href, name: `gesam_${xy[0].toFixed(3)}_${xy[1].toFixed(3)}.wav` };
+}
+
+function setDownload(link, xy) {
+  if (!xy) return;
+  const { url, name } = soundFile(xy);
+  link.href = url;
+  link.download = name;
+}
+
+/** dragstart of a "drag the sound out" handle: Chromium saves a DownloadURL drop as that file. */
+function dragSoundOut(ev, xy) {
+  if (!xy) {
+    ev.preventDefault();
+    return;
+  }
+  const { url, name } = soundFile(xy);
+  ev.dataTransfer.effectAllowed = "copy";
+  ev.dataTransfer.setData("DownloadURL", `audio/wav:${name}:${url}`);
+  ev.dataTransfer.setData("text/uri-list", url);
+  ev.dataTransfer.setData("text/plain", url);
+}
+
+// ---- pads and the kit -------------------------------------------------------------------------
+function samePoints(a, b) {
+  return a.length === b.length && a.every((p, i) => b[i] && p[0] === b[i][0] && p[1] === b[i][1]);
+}
+
+function drawPads() {
+  const markers = $("pad-markers");
+  const list = $("pads");
+  markers.replaceChildren();
+  list.replaceChildren();
+  state.pads.forEach((xy, n) => {
+    if (!xy) return;
+    const [x, y] = xy;
+    const dot = document.createElement("div");
+    dot.className = "pad-marker";
+    dot.dataset.pad = String(n);
+    dot.textContent = String(n);
+    dot.style.left = `${x * 100}%`;
+    dot.style.top = `${(1 - y) * 100}%`;
+    markers.append(dot);
+
+    const item = document.createElement("li");
+    item.dataset.pad = String(n);
+    const where = document.createElement("span");
+    where.className = "pad-xy";
+    where.textContent = `${x.toFixed(3)}, ${y.toFixed(3)}`;
+    const handle = document.createElement("span");
+    handle.className = "drag-out";
+    handle.draggable = true;
+    handle.title = `drag pad ${n}'s sound out as a WAV file`;
+    handle.textContent = "\u21F1 drag";
+    handle.addEventListener("dragstart", (ev) => dragSoundOut(ev, state.pads[n]));
+    const link = document.createElement("a");
+    link.className = "download";
+    link.textContent = "WAV";
+    setDownload(link, xy);
+    item.append(where, " ", handle, " ", link);
+    list.append(item);
+  });
+}
+
+$("kit-randomize").addEventListener("click", () => enqueue("/gesam/kit/randomize", []));
+$("kit-undo").addEventListener("click", () => enqueue("/gesam/kit/undo", []));
+
+// ---- a dropped audio file: where it lands on the map (query by example) --------------------------
+function carriesFiles(ev) {
+  return Boolean(ev.dataTransfer) && Array.from(ev.dataTransfer.types || []).includes("Files");
+}
+
+async function locateFile(file) {
+  const limit = state.maps.max_upload || DEFAULT_MAX_UPLOAD;
+  if (file.size > limit) {
+    showStatus(`${file.name} is ${file.size} bytes; at most ${limit} can be dropped`, true);
+    return;
+  }
+  state.locating = true;
+  showStatus(`locating ${file.name}...`);
+  try {
+    let res;
+    let data;
+    try {
+      res = await fetch("/api/locate", {
+        method: "POST",
+        headers: {
+          "Content-Type": file.type.startsWith("audio/") ? file.type : "application/octet-stream",
+          "X-File-Name": encodeURIComponent(file.name),
+        },
+        body: file,
+      });
+      data = await res.json();
+    } catch (err) {
+      showStatus(`${file.name}: the engine did not answer (${err.message}); is gesam serve running?`, true);
+      return;
+    }
+    if (!res.ok) {
+      showStatus(data && data.error ? data.error : `${file.name}: HTTP ${res.status}`, true);
+      return;
+    }
+    state.located = data;
+    state.counts.located += 1;
+    handleReplies(data.replies || []);
+    showLocated(file.name, data);
+    showStatus(`${file.name} lands at x ${fmt(data.x)}, y ${fmt(data.y)}` + (data.class ? ` (${data.class})` : ""));
+    refreshState();
+  } finally {
+    state.locating = false;
+  }
+}
+
+function showLocated(name, data) {
+  $("located").hidden = false;
+  $("located-file").textContent = `${name}: x ${data.x.toFixed(3)}, y ${data.y.toFixed(3)}`;
+  $("located-class").textContent = data.class
+    ? `class ${data.class}` + (data.class_probability != null ? ` (${Math.round(data.class_probability * 100)}%)` : "")
+    : "no class (the model has no classifier)";
+  const nearest = data.nearest || [];
+  const list = $("located-nearest");
+  list.replaceChildren();
+  for (const n of nearest) {
+    const item = document.createElement("li");
+    item.textContent = `${n.file} (${n.label}, ${fmt(n.distance)})`;
+    list.append(item);
+  }
+  list.hidden = nearest.length === 0;
+  $("located-nearest-title").textContent = nearest.length
+    ? "nearest training sounds"
+    : "no training sounds to compare with (the model has no map/points.json)";
+}
+
+mapEl.addEventListener("dragover", (ev) => {
+  if (!carriesFiles(ev)) return;
+  ev.preventDefault();
+  ev.dataTransfer.dropEffect = "copy";
+  mapEl.classList.add("drop-target");
+});
+
+mapEl.addEventListener("dragleave", () => mapEl.classList.remove("drop-target"));
+
+mapEl.addEventListener("drop", (ev) => {
+  mapEl.classList.remove("drop-target");
+  if (!carriesFiles(ev)) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  const files = ev.dataTransfer.files;
+  if (!files.length) {
+    showStatus("nothing to locate: drop an audio file (WAV, AIFF, FLAC, OGG or MP3) on the map", true);
+    return;
+  }
+  if (files.length > 1) showStatus(`locating only the first of ${files.length} files`);
+  locateFile(files[0]);
+});
+
+// a file dropped beside the map must not replace the page with the file
+document.addEventListener("dragover", (ev) => {
+  if (carriesFiles(ev)) ev.preventDefault();
+});
+document.addEventListener("drop", (ev) => {
+  if (!carriesFiles(ev)) return;
+  ev.preventDefault();
+  showStatus("drop the file on the map to find where it lands", true);
+});
+
 // ---- engine state -----------------------------------------------------------------------------
 function drawCursor() {
   if (!state.cursor) return;
@@ -179,6 +368,7 @@ function drawCursor() {
   markerEl.style.left = `${x * 100}%`;
   markerEl.style.top = `${(1 - y) * 100}%`;
   $("position").textContent = `x ${x.toFixed(3)}, y ${y.toFixed(3)}`;
+  setDownload($("download-sound"), state.cursor);
 }
 
 function flashMarker() {
@@ -189,6 +379,10 @@ function flashMarker() {
 function showState(s) {
   state.cursor = s.cursor;
   drawCursor();
+  if (Array.isArray(s.pads) && !samePoints(s.pads, state.pads)) {
+    state.pads = s.pads;
+    drawPads();
+  }
   $("ready").textContent = (s.ready ? "exact sound ready" : "playing the nearest ready sound until this one is made")
     + (s.output ? ` · output ${s.output}` : "");
   const info = s.info;
@@ -355,6 +549,11 @@ document.addEventListener("keydown", (ev) => {
 });
 
 $("browser-audio").addEventListener("change", ensureAudio); // a click: a user gesture
+$("drag-sound").addEventListener("dragstart", (ev) => dragSoundOut(ev, state.cursor));
+$("bits24").addEventListener("change", () => {
+  drawCursor();
+  drawPads();
+});
 viewSelect.addEventListener("change", () => selectView(viewSelect.value));
 
 loadViews();

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from osc_bridge.webmap.app import HttpError, WebApp, check_host, check_origin, content_length, to_json
+from osc_bridge.webmap.app import (
+    Answer, HttpError, WebApp, check_host, check_origin, check_upload, content_length, to_json,
+)
 from osc_bridge.webmap.http_pool import PooledRequestHandler
 
 if TYPE_CHECKING:
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gesam.web")
 
-_MAX_DRAIN = 4 * 2**20  # a larger body than MAX_BODY is read and dropped up to this size before the 413
+_MAX_DRAIN = 4 * 2**20  # a body over its route's limit is read and dropped up to this size before the 413
+_POSTS = ("/api/osc", "/api/locate")
 
 
 class WebHandler(PooledRequestHandler):
@@ -47,21 +50,32 @@ class WebHandler(PooledRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._handle(self._post)
 
-    def _post(self, path: str, query: str) -> tuple[int, bytes, str, bool]:
+    def _post(self, path: str, query: str) -> Answer:
         app = self.app
-        if path != "/api/osc":
-            raise HttpError(404 if path.startswith("/api/") else 405, f"POST is only for /api/osc, not {path[:200]}")
-        check_origin(self.headers.get_content_type(), self.headers.get("Origin"), self.headers.get("Host", ""))
+        if path not in _POSTS:
+            raise HttpError(404 if path.startswith("/api/") else 405,
+                            f"POST is only for {' and '.join(_POSTS)}, not {path[:200]}")
+        content_type, origin, host = self.headers.get_content_type(), self.headers.get("Origin"), \
+            self.headers.get("Host", "")
+        if path == "/api/osc":
+            check_origin(content_type, origin, host)
+        else:
+            check_upload(content_type, origin, host)
+        limit = app.max_body if path == "/api/osc" else app.max_upload
         length = content_length(self.headers.get_all("Content-Length") or [])
-        if length > app.max_body:
+        if length > limit:
             self.close_connection = True
             if length <= _MAX_DRAIN:  # read it, so the client sees the answer rather than a reset
                 self._discard(length)
-            raise HttpError(413, f"the body is {length} bytes; at most {app.max_body} are accepted")
-        body = self.rfile.read(length)
+            what = "the body" if path == "/api/osc" else "the dropped file"
+            raise HttpError(413, f"{what} is {length} bytes; at most {limit} are accepted")
+        body = self.rfile.read(length)  # beyond what the accept thread gathered: read here, within the deadline
         if len(body) < length:
             raise HttpError(400, f"the body ended after {len(body)} of its {length} bytes")
-        return 200, to_json({"replies": app.osc(body)}), "application/json", True
+        if path == "/api/osc":
+            return Answer(200, to_json({"replies": app.osc(body)}), "application/json", True)
+        found = app.locate(body, self.headers.get("X-File-Name"), content_type)
+        return Answer(200, to_json(found), "application/json", True)
 
     def _discard(self, n: int) -> None:
         while n > 0:
@@ -79,9 +93,9 @@ class WebHandler(PooledRequestHandler):
             check_host(self.web.host, self.headers.get("Host", ""))
             if not path.startswith("/"):  # absolute-form targets (http://...) and the like
                 raise HttpError(404, f"no such page: {path[:200]}")
-            status, body, content_type, api = route(path.partition("#")[0], query)
+            status, body, content_type, api, headers = route(path.partition("#")[0], query)
         except HttpError as exc:
-            status, content_type = exc.status, "application/json"
+            status, content_type, headers = exc.status, "application/json", ()
             body = to_json({"error": str(exc)})
             app.count("not_found" if exc.status == 404 else "refused")
         except (TimeoutError, ConnectionError):  # the client stopped sending or went away: nobody to answer
@@ -91,7 +105,7 @@ class WebHandler(PooledRequestHandler):
         except Exception as exc:  # noqa: BLE001 - a bug must not end the server: counted, logged, answered
             app.count("internal_errors")
             log.exception("web map %s %s", self.command, self.path[:200])
-            status, content_type = 500, "application/json"
+            status, content_type, headers = 500, "application/json", ()
             body = to_json({"error": f"internal error, nothing more was done ({type(exc).__name__}: {exc})"})
         try:
             self.send_response(status)
@@ -99,6 +113,8 @@ class WebHandler(PooledRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store" if api else "no-cache")
             self.send_header("X-Content-Type-Options", "nosniff")
+            for name, value in headers:
+                self.send_header(name, value)
             self.end_headers()
             if not head:
                 self.wfile.write(body)

@@ -15,7 +15,7 @@ import socket
 import threading
 from typing import Any
 
-from osc_bridge.webmap.app import MAX_BODY, WebApp, WebMapError
+from osc_bridge.webmap.app import MAX_BODY, MAX_UPLOAD, WebApp, WebMapError
 from osc_bridge.webmap.handler import WebHandler
 from osc_bridge.webmap.http_pool import PooledHTTPServer
 
@@ -30,17 +30,17 @@ class WebMap:
     """Serves the web map for ``controller`` (an ``osc_bridge.controller.Controller``) over HTTP.
 
     ``port=0`` picks a free port (see ``address``). ``app`` (an ``osc_bridge.webmap.app.WebApp``)
-    answers the requests; ``max_body`` and ``pads`` are its. ``max_workers``, ``max_connections``,
+    answers the requests; ``max_body``, ``max_upload`` and ``pads`` are its. ``max_workers``, ``max_connections``,
     ``head_timeout_s`` and ``request_timeout_s`` are the limits of ``http_pool.PooledHTTPServer``.
     ``bind``/``start``/``stop`` from the owner thread; ``stats`` from any thread.
     """
 
     def __init__(self, controller: Any, host: str = DEFAULT_WEB_HOST, port: int = DEFAULT_WEB_PORT, *,
-                 max_body: int = MAX_BODY, pads: int | None = None, max_workers: int = 8,
+                 max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD, pads: int | None = None, max_workers: int = 8,
                  max_connections: int | None = None, head_timeout_s: float = 10.0,
                  request_timeout_s: float = 10.0) -> None:
         self.controller = controller
-        self.app = WebApp(controller, max_body=max_body, pads=pads)
+        self.app = WebApp(controller, max_body=max_body, max_upload=max_upload, pads=pads)
         self.host, self.port = host, int(port)
         self.max_workers, self.max_connections = max_workers, max_connections
         self.head_timeout_s, self.request_timeout_s = head_timeout_s, request_timeout_s

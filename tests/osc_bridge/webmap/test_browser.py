@@ -8,13 +8,17 @@ saved to $GESAM_TEST_ARTIFACTS/web_map/ (default build/test-artifacts/web_map/).
 
 from __future__ import annotations
 
+import base64
 import collections
+import io
 import math
 import os
 import shutil
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pytest
 
 from osc_bridge.controller import Controller
@@ -26,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: pip install 'selenium>=4.10'")
 for _program, _package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
@@ -71,6 +75,11 @@ class Counting:
         replies = self.inner.execute(cmd)
         self.ran[type(cmd).__name__] += 1
         return replies
+
+    def run(self, cmd: Any) -> Any:
+        outcome = self.inner.run(cmd)
+        self.ran[type(cmd).__name__] += 1
+        return outcome
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +254,147 @@ def test_a_refusal_is_shown_in_the_status_line(page: Any, engine: Any) -> None:
     WebDriverWait(page, 10).until(lambda d: "error" in d.find_element(By.ID, "status").get_attribute("class"))
     assert "gain must be in 0..4" in page.find_element(By.ID, "status").text
     assert engine.cursor == cursor
+
+
+# ---- a dropped file, sounds dragged out, the kit ---------------------------------------------------------
+HYDROGEN_KIT = Path("/usr/share/hydrogen/data/drumkits/Audiophob")
+
+_DROP = """
+const [b64, name, type] = arguments;
+const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const data = new DataTransfer();
+data.items.add(new File([bytes], name, { type }));
+const map = document.getElementById("map");
+const r = map.getBoundingClientRect();
+const at = { bubbles: true, cancelable: true, dataTransfer: data, clientX: r.left + 20, clientY: r.top + 20 };
+for (const kind of ["dragenter", "dragover", "drop"]) map.dispatchEvent(new DragEvent(kind, at));
+"""
+
+_DRAG_START = """
+const data = new DataTransfer();
+arguments[0].dispatchEvent(new DragEvent("dragstart", { bubbles: true, cancelable: true, dataTransfer: data }));
+return { download: data.getData("DownloadURL"), uris: data.getData("text/uri-list") };
+"""
+
+
+def _drop(page: Any, path: Path, name: str | None = None, content_type: str = "audio/wav") -> None:
+    """A drop on the map of a File holding ``path``'s bytes, as the browser makes one for a dragged file."""
+    page.execute_script(_DROP, base64.b64encode(path.read_bytes()).decode(), name or path.name, content_type)
+
+
+def _drag_out(page: Any, element: Any) -> tuple[str, str, str]:
+    """What a dragstart on ``element`` puts in the drag: (mime type, file name, URL) of its DownloadURL."""
+    data = page.execute_script(_DRAG_START, element)
+    mime, name, url = data["download"].split(":", 2)
+    assert data["uris"] == url
+    return mime, name, url
+
+
+def _wav_at(url: str) -> Any:
+    import soundfile as sf
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=20) as r:
+        assert r.headers["Content-Type"] == "audio/wav"
+        return sf.read(io.BytesIO(r.read()), dtype="float32")
+
+
+@pytest.mark.skipif(not HYDROGEN_KIT.is_dir(), reason="Debian's hydrogen-drumkits is not installed")
+def test_a_dropped_file_moves_the_cursor_to_where_it_lands(page: Any, engine: Any, web: WebMap, artifacts: Path) -> None:
+    from osc_bridge.commands import Locate
+
+    wav = HYDROGEN_KIT / "124382__cubix__8bit-snare.wav"
+    expected = Controller(engine).run(Locate(str(wav))).value  # where OSC's /gesam/locate puts it
+    far = (0.0 if expected["x"] > 0.5 else 1.0, 0.0 if expected["y"] > 0.5 else 1.0)
+    engine.move(*far)  # away from there, so the drop has to move it
+    WebDriverWait(page, 10).until(lambda d: d.find_element(By.ID, "position").text == f"x {far[0]:.3f}, y {far[1]:.3f}")
+    located = web.controller.ran["Locate"]
+    _drop(page, wav, "8bit snare.wav")
+    wait_for(_near(engine, (expected["x"], expected["y"]), 1e-6))
+    assert web.controller.ran["Locate"] == located + 1
+    WebDriverWait(page, 10).until(lambda d: d.find_element(By.ID, "position").text
+                                  == f"x {expected['x']:.3f}, y {expected['y']:.3f}")
+    panel = page.find_element(By.ID, "located")
+    assert panel.is_displayed() and f"class {expected['class']}" in panel.text, panel.text
+    assert page.find_element(By.ID, "located-file").text.startswith("8bit snare.wav: x ")
+    assert page.find_element(By.ID, "status").text.startswith("8bit snare.wav lands at x ")
+    page.save_screenshot(str(artifacts / "after_drop.png"))
+
+
+def test_a_dropped_file_that_is_not_audio_is_an_error_in_the_page(page: Any, engine: Any, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a sound\n" * 20)
+    cursor = engine.cursor
+    _drop(page, notes, "notes.wav", "text/plain")  # a text file renamed .wav
+    WebDriverWait(page, 10).until(lambda d: "error" in d.find_element(By.ID, "status").get_attribute("class"))
+    status = page.find_element(By.ID, "status").text
+    assert status.startswith("cannot locate 'notes.wav': cannot decode") and "WAV, AIFF, FLAC" in status, status
+    assert engine.cursor == cursor and not page.find_element(By.ID, "located").is_displayed()
+
+
+def test_the_cursors_sound_drags_out_as_a_wav_and_downloads(page: Any, engine: Any) -> None:
+    geo = _map(page)
+    dx, dy = geo.offset(0.3, 0.6)
+    ActionChains(page).move_to_element_with_offset(geo.element, dx, dy).click().perform()
+    x, y = geo.point(dx, dy)
+    WebDriverWait(page, 10).until(lambda d: d.find_element(By.ID, "position").text == f"x {x:.3f}, y {y:.3f}")
+    handle = page.find_element(By.ID, "drag-sound")
+    assert handle.get_attribute("draggable") == "true"
+    mime, name, url = _drag_out(page, handle)
+    assert (mime, name) == ("audio/wav", f"gesam_{x:.3f}_{y:.3f}.wav") and url.startswith(web_url(page))
+    wave, rate = _wav_at(url)  # what a drop on the desktop or a DAW saves
+    expected, _ = engine.sound_for(engine.cursor)
+    assert rate == engine.sample_rate and len(wave) == len(expected) and np.abs(wave - np.clip(expected, -1, 1)).max() < 1e-4
+    link = page.find_element(By.ID, "download-sound")
+    assert (link.get_attribute("href"), link.get_attribute("download")) == (url, name)
+    page.find_element(By.ID, "bits24").click()  # 24-bit: the same sound, finer
+    _, _, url24 = _drag_out(page, handle)
+    assert url24 == url + "&bits=24" and link.get_attribute("href") == url24
+    import soundfile as sf
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url24, timeout=20) as r:
+        assert sf.info(io.BytesIO(r.read())).subtype == "PCM_24"
+    page.find_element(By.ID, "bits24").click()
+
+
+def _page_pads(page: Any) -> list[tuple[float, float]]:
+    return [tuple(p) for p in page.execute_script("return window.gesamWebMap.pads")]
+
+
+def _engine_pads(engine: Any) -> list[tuple[float, float]]:
+    return [(p.x, p.y) for p in engine.kit("").pads]
+
+
+def test_randomize_moves_the_pads_and_undo_brings_them_back(page: Any, engine: Any, web: WebMap) -> None:
+    before = _engine_pads(engine)
+    WebDriverWait(page, 10).until(lambda d: _page_pads(d) == before)
+    items = page.find_elements(By.CSS_SELECTOR, "#pads li")
+    assert len(items) == len(before) == len(page.find_elements(By.CSS_SELECTOR, "#pad-markers .pad-marker"))
+    assert items[3].find_element(By.CLASS_NAME, "pad-xy").text == f"{before[3][0]:.3f}, {before[3][1]:.3f}"
+    mime, name, url = _drag_out(page, items[3].find_element(By.CLASS_NAME, "drag-out"))  # a pad's sound drags out too
+    assert name == f"gesam_{before[3][0]:.3f}_{before[3][1]:.3f}.wav" and len(_wav_at(url)[0]) > 0
+
+    randomized, undone = web.controller.ran["KitRandomize"], web.controller.ran["KitUndo"]
+    page.find_element(By.ID, "kit-randomize").click()
+    WebDriverWait(page, 10).until(lambda d: _page_pads(d) != before)
+    after = _engine_pads(engine)
+    assert after != before and _page_pads(page) == after and web.controller.ran["KitRandomize"] == randomized + 1
+    shown = [li.find_element(By.CLASS_NAME, "pad-xy").text for li in page.find_elements(By.CSS_SELECTOR, "#pads li")]
+    assert shown == [f"{x:.3f}, {y:.3f}" for x, y in after]
+    geo = _map(page)
+    marker = page.find_element(By.CSS_SELECTOR, "#pad-markers .pad-marker[data-pad='5']").rect  # drawn at its point
+    assert abs(marker["x"] + marker["width"] / 2 - (geo.left + after[5][0] * geo.width)) <= 1.0
+    assert abs(marker["y"] + marker["height"] / 2 - (geo.top + (1 - after[5][1]) * geo.height)) <= 1.0
+
+    page.find_element(By.ID, "kit-undo").click()
+    WebDriverWait(page, 10).until(lambda d: _page_pads(d) == before)
+    assert _engine_pads(engine) == before and web.controller.ran["KitUndo"] == undone + 1
+
+
+def web_url(page: Any) -> str:
+    """The page's own origin and /: the sounds' URLs are absolute, on this server."""
+    return str(page.execute_script("return new URL('/', window.location.href).href"))
 
 
 # ---- the views ---------------------------------------------------------------------------------------

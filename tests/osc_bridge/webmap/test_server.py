@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
@@ -92,6 +93,8 @@ def make_maps_engine(directory: Path) -> Any:
     from tests.tiny import tiny_model
 
     model = tiny_model(0.3)
+    # how its (imagined) training sounds were prepared: what /gesam/locate prepares a file like
+    model.card["settings"] = {"preprocess": {"sample_rate": model.codec.sample_rate, "duration_s": 0.3}}
     write_test_maps(directory / "maps", weights_id(model, sound_only=False))
     engine = Engine(model, serve_config_from_dict(ENGINE_CONFIG), output_file=directory / "out.wav", realtime=True,
                     cache_dir=directory / "cache", progress=False, maps_dir=directory / "maps").start()
@@ -425,6 +428,9 @@ def test_the_sound_of_a_point_is_a_wav_the_browser_can_play(web: WebMap, engine:
     expected, _ = engine.sound_for((0.25, 0.75))
     assert len(wave) == len(expected) and np.abs(wave).max() > 1e-3
     assert np.abs(wave - np.clip(expected, -1, 1)).max() < 2 / 2**15  # 16-bit PCM of that sound
+    assert r.headers["Content-Disposition"] == 'attachment; filename="gesam_0.250_0.750.wav"'  # saved, when dragged out
+    r = fetch(web, "/api/sound.wav?x=0.25&y=0.75&bits=24")
+    assert r.status == 200 and sf.info(io.BytesIO(r.body)).subtype == "PCM_24"
 
 
 @pytest.mark.parametrize("query", ["", "?", "?x=0.5", "?y=0.5", "?x=nan&y=0.5", "?x=0.5&y=inf", "?x=a&y=0.5",
@@ -432,6 +438,67 @@ def test_the_sound_of_a_point_is_a_wav_the_browser_can_play(web: WebMap, engine:
 def test_a_sound_without_a_finite_point_is_400(web: WebMap, query: str) -> None:
     r = fetch(web, "/api/sound.wav" + query)
     assert r.status == 400 and "finite numbers" in r.json()["error"], (query, r.body)
+
+
+# ---- a dropped file: POST /api/locate -------------------------------------------------------------------
+HYDROGEN_KIT = Path("/usr/share/hydrogen/data/drumkits/Audiophob")
+
+
+def post_file(web: WebMap, body: bytes, name: str, content_type: str = "audio/wav",
+              origin: str | None = None) -> Reply:
+    headers = {"Content-Type": content_type, "X-File-Name": urllib.parse.quote(name)}
+    if origin is not None:
+        headers["Origin"] = origin
+    return fetch(web, "/api/locate", body, headers)
+
+
+@pytest.mark.skipif(not HYDROGEN_KIT.is_dir(), reason="Debian's hydrogen-drumkits is not installed")
+def test_a_dropped_file_lands_where_the_locate_command_puts_it(web: WebMap, engine: Any) -> None:
+    from osc_bridge.commands import Locate
+
+    wav = sorted(HYDROGEN_KIT.glob("*.wav"))[0]
+    host, port = web.address
+    engine.move(0.5, 0.5)
+    r = post_file(web, wav.read_bytes(), wav.name, origin=f"http://{host}:{port}")
+    found = r.json()
+    assert r.status == 200, found
+    expected = Controller(engine).run(Locate(str(wav))).value  # the same file by OSC's path
+    assert (found["x"], found["y"], found["class"]) == (expected["x"], expected["y"], expected["class"])
+    assert found["class"] in ("kick", "snare") and found["file"] == repr(wav.name)
+    engine.move(0.5, 0.5)
+    r = post_file(web, wav.read_bytes(), wav.name, "application/octet-stream")  # no Origin (curl), no audio type
+    assert r.status == 200 and tuple(engine.cursor) == pytest.approx((found["x"], found["y"]), abs=1e-6)
+    assert ["/gesam/state/xy", list(engine.cursor)] in r.json()["replies"]
+
+
+def test_a_dropped_file_that_is_not_audio_is_a_400_and_moves_nothing(web: WebMap, engine: Any) -> None:
+    cursor = engine.cursor
+    r = post_file(web, b"%PDF-1.4 not a sound", "score.wav")
+    assert r.status == 400 and r.json()["error"].startswith("cannot locate 'score.wav': cannot decode")
+    assert engine.cursor == cursor and web.stats()["internal_errors"] == 0
+
+
+def test_a_dropped_file_is_refused_from_another_page_or_as_a_form(web: WebMap, engine: Any) -> None:
+    cursor = engine.cursor
+    assert post_file(web, b"RIFF", "a.wav", origin="http://evil.example").status == 403
+    assert post_file(web, b"RIFF", "a.wav", "text/plain").status == 415
+    assert post_file(web, b"RIFF", "a.wav", "multipart/form-data; boundary=x").status == 415
+    assert engine.cursor == cursor
+
+
+def test_a_dropped_file_over_the_limit_is_a_413_before_it_is_read(engine: Any) -> None:
+    with WebMap(Controller(engine), port=0, max_upload=100_000) as web:
+        r = post_file(web, b"\0" * 100_001, "big.wav")  # a little over: read and dropped, then answered
+        assert r.status == 413 and r.json()["error"] == "the dropped file is 100001 bytes; at most 100000 are accepted"
+        head = (b"POST /api/locate HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+                b"Content-Length: 999999999\r\n\r\n")  # far over: answered without waiting for the body
+        with socket.create_connection(web.address, timeout=10) as conn:
+            conn.sendall(head)
+            assert _read_all(conn).startswith(b"HTTP/1.0 413")
+        body = b"RIFF" + b"\0" * 99_996  # at the limit: read (past what the accept thread gathers) and located
+        r = post_file(web, body, "zeros.wav")
+        assert r.status == 400 and "cannot locate 'zeros.wav'" in r.json()["error"]
+        assert web.stats()["internal_errors"] == 0
 
 
 # ---- binding and serve ---------------------------------------------------------------------------------
