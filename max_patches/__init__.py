@@ -12,7 +12,8 @@ from __future__ import annotations
 SEND_HOST, SEND_PORT, FEEDBACK_PORT = "127.0.0.1", 9000, 9001
 N_PADS = 16
 # what the feedback sections show (osc_bridge/addresses.py OUTGOING)
-FEEDBACK_ROUTES = ("/gesam/state/xy", "/gesam/state/class", "/gesam/state/ready", "/gesam/error", "/gesam/pong")
+FEEDBACK_ROUTES = ("/gesam/state/xy", "/gesam/state/class", "/gesam/state/ready", "/gesam/error", "/gesam/pong",
+                   "/gesam/state/locate", "/gesam/state/latency", "/gesam/state/kit")
 
 # the sampler devices: they listen on their own port (start the engine with --feedback 127.0.0.1:9002),
 # so the XY controller can stay open on 9001; the Pd twin also takes FUDI notes and recording orders

@@ -12,7 +12,7 @@
 		"rect": [
 			40.0,
 			80.0,
-			1240.0,
+			1980.0,
 			1080.0
 		],
 		"bglocked": 0,
@@ -1566,7 +1566,7 @@
 						1000.0,
 						34.0
 					],
-					"text": "6. Feedback from the engine on UDP 9001 (gesam serve --feedback 127.0.0.1:9001): the cursor, the sound class under it (name and colour), a flash when the exact sound is ready, the reason for any refused message, and the answer to a ping."
+					"text": "6. Feedback from the engine on UDP 9001 (gesam serve --feedback 127.0.0.1:9001): the cursor, the sound class under it (name and colour), a flash when the exact sound is ready, the reason for any refused message, the answer to a ping, where a dropped file landed, the engine's latency and the kit loaded."
 				}
 			},
 			{
@@ -1592,8 +1592,11 @@
 					"id": "obj-91",
 					"maxclass": "newobj",
 					"numinlets": 2,
-					"numoutlets": 6,
+					"numoutlets": 9,
 					"outlettype": [
+						"",
+						"",
+						"",
 						"",
 						"",
 						"",
@@ -1604,10 +1607,10 @@
 					"patching_rect": [
 						30.0,
 						715.0,
-						620.0,
+						1000.0,
 						22.0
 					],
-					"text": "route /gesam/state/xy /gesam/state/class /gesam/state/ready /gesam/error /gesam/pong"
+					"text": "route /gesam/state/xy /gesam/state/class /gesam/state/ready /gesam/error /gesam/pong /gesam/state/locate /gesam/state/latency /gesam/state/kit"
 				}
 			},
 			{
@@ -2157,6 +2160,1276 @@
 						20.0
 					],
 					"text": "other feedback goes to the Max console"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-123",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"float",
+						"float",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						840.0,
+						100.0,
+						22.0
+					],
+					"text": "unpack 0. 0. s"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-124",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						140.0,
+						840.0,
+						130.0,
+						22.0
+					],
+					"text": "prepend set located:"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-125",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						870.0,
+						270.0,
+						22.0
+					],
+					"text": ""
+				}
+			},
+			{
+				"box": {
+					"id": "obj-126",
+					"linecount": 2,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						895.0,
+						280.0,
+						34.0
+					],
+					"text": "the class of the dropped file (the cursor moves to its x, y)"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-127",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 6,
+					"outlettype": [
+						"float",
+						"float",
+						"float",
+						"float",
+						"float",
+						"float"
+					],
+					"patching_rect": [
+						700.0,
+						900.0,
+						160.0,
+						22.0
+					],
+					"text": "unpack 0. 0. 0. 0. 0. 0."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-128",
+					"maxclass": "flonum",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"bang"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						700.0,
+						930.0,
+						60.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-129",
+					"maxclass": "flonum",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"bang"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						765.0,
+						930.0,
+						60.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-130",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						830.0,
+						930.0,
+						210.0,
+						20.0
+					],
+					"text": "engine latency ms: trigger, timed"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-131",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						870.0,
+						900.0,
+						110.0,
+						22.0
+					],
+					"text": "/gesam/latency"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-132",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"int",
+						""
+					],
+					"patching_rect": [
+						700.0,
+						970.0,
+						70.0,
+						22.0
+					],
+					"text": "unpack 0 s"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-133",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						780.0,
+						970.0,
+						110.0,
+						22.0
+					],
+					"text": "prepend set kit:"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-134",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						700.0,
+						1000.0,
+						200.0,
+						22.0
+					],
+					"text": ""
+				}
+			},
+			{
+				"box": {
+					"id": "obj-135",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						905.0,
+						1000.0,
+						220.0,
+						20.0
+					],
+					"text": "kit loaded, randomised or undone"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-136",
+					"linecount": 3,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1330.0,
+						60.0,
+						620.0,
+						48.0
+					],
+					"text": "7. Kit: Randomize gives every unlocked pad a new point inside its name's class region (/gesam/kit/randomize); Undo restores the pads as they were before the last kit change (/gesam/kit/undo). A locked pad keeps its point: /gesam/pad/n/lock 1 (0 frees it)."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-137",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1330.0,
+						115.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-138",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1356.0,
+						117.0,
+						70.0,
+						20.0
+					],
+					"text": "randomize"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-139",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						145.0,
+						152.0,
+						22.0
+					],
+					"text": "/gesam/kit/randomize"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-140",
+					"maxclass": "button",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1530.0,
+						115.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-141",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1556.0,
+						117.0,
+						70.0,
+						20.0
+					],
+					"text": "undo"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-142",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1530.0,
+						145.0,
+						117.0,
+						22.0
+					],
+					"text": "/gesam/kit/undo"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-143",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1330.0,
+						355.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-144",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1356.0,
+						357.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 0"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-145",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						381.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/0/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-146",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1490.0,
+						355.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-147",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1516.0,
+						357.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-148",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1490.0,
+						381.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/1/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-149",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1650.0,
+						355.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-150",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1676.0,
+						357.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 2"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-151",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1650.0,
+						381.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/2/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-152",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1810.0,
+						355.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-153",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1836.0,
+						357.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 3"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-154",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1810.0,
+						381.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/3/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-155",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1330.0,
+						300.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-156",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1356.0,
+						302.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 4"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-157",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						326.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/4/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-158",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1490.0,
+						300.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-159",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1516.0,
+						302.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 5"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-160",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1490.0,
+						326.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/5/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-161",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1650.0,
+						300.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-162",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1676.0,
+						302.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 6"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-163",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1650.0,
+						326.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/6/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-164",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1810.0,
+						300.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-165",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1836.0,
+						302.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 7"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-166",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1810.0,
+						326.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/7/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-167",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1330.0,
+						245.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-168",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1356.0,
+						247.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 8"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-169",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						271.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/8/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-170",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1490.0,
+						245.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-171",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1516.0,
+						247.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 9"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-172",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1490.0,
+						271.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/9/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-173",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1650.0,
+						245.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-174",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1676.0,
+						247.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 10"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-175",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1650.0,
+						271.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/10/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-176",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1810.0,
+						245.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-177",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1836.0,
+						247.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 11"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-178",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1810.0,
+						271.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/11/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-179",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1330.0,
+						190.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-180",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1356.0,
+						192.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 12"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-181",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						216.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/12/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-182",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1490.0,
+						190.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-183",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1516.0,
+						192.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 13"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-184",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1490.0,
+						216.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/13/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-185",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1650.0,
+						190.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-186",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1676.0,
+						192.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 14"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-187",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1650.0,
+						216.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/14/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-188",
+					"maxclass": "toggle",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"parameter_enable": 0,
+					"patching_rect": [
+						1810.0,
+						190.0,
+						24.0,
+						24.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-189",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1836.0,
+						192.0,
+						60.0,
+						20.0
+					],
+					"text": "lock 15"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-190",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1810.0,
+						216.0,
+						150.0,
+						22.0
+					],
+					"text": "/gesam/pad/15/lock $1"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-191",
+					"linecount": 3,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1330.0,
+						420.0,
+						620.0,
+						48.0
+					],
+					"text": "8. Query by example: drop an audio file (WAV, AIFF, FLAC, OGG, MP3) from the Finder or Explorer on the box below. Sends /gesam/locate path; the engine moves the cursor to where that sound lies on the map (feedback: the located class, and the cursor)."
+				}
+			},
+			{
+				"box": {
+					"id": "obj-192",
+					"maxclass": "dropfile",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						475.0,
+						200.0,
+						60.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-193",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1540.0,
+						495.0,
+						160.0,
+						20.0
+					],
+					"text": "drop a sound file here"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-194",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"int"
+					],
+					"patching_rect": [
+						1330.0,
+						545.0,
+						150.0,
+						22.0
+					],
+					"text": "conformpath slash boot"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-195",
+					"linecount": 5,
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1490.0,
+						545.0,
+						460.0,
+						76.0
+					],
+					"text": "dropfile gives Max's path (Macintosh HD:/Users/me/kick.wav), which the engine cannot open. slash boot makes it the system's own: /Users/me/kick.wav on macOS (other disks: /Volumes/Disk/...), and a forward-slash path on Windows, which Python opens too. (native is documented as the old colon style on macOS, so it is not used.)"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-196",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1330.0,
+						605.0,
+						124.0,
+						22.0
+					],
+					"text": "/gesam/locate $1"
 				}
 			}
 		],
@@ -3273,7 +4546,619 @@
 					],
 					"source": [
 						"obj-91",
+						8
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-123",
+						0
+					],
+					"source": [
+						"obj-91",
 						5
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-93",
+						0
+					],
+					"source": [
+						"obj-123",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-94",
+						0
+					],
+					"source": [
+						"obj-123",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-124",
+						0
+					],
+					"source": [
+						"obj-123",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-125",
+						0
+					],
+					"source": [
+						"obj-124",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-127",
+						0
+					],
+					"source": [
+						"obj-91",
+						6
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-128",
+						0
+					],
+					"source": [
+						"obj-127",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-129",
+						0
+					],
+					"source": [
+						"obj-127",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-131",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-132",
+						0
+					],
+					"source": [
+						"obj-91",
+						7
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-133",
+						0
+					],
+					"source": [
+						"obj-132",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-134",
+						0
+					],
+					"source": [
+						"obj-133",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-139",
+						0
+					],
+					"source": [
+						"obj-137",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-139",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-142",
+						0
+					],
+					"source": [
+						"obj-140",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-142",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-145",
+						0
+					],
+					"source": [
+						"obj-143",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-145",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-148",
+						0
+					],
+					"source": [
+						"obj-146",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-148",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-151",
+						0
+					],
+					"source": [
+						"obj-149",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-151",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-154",
+						0
+					],
+					"source": [
+						"obj-152",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-154",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-157",
+						0
+					],
+					"source": [
+						"obj-155",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-157",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-160",
+						0
+					],
+					"source": [
+						"obj-158",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-160",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-163",
+						0
+					],
+					"source": [
+						"obj-161",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-163",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-166",
+						0
+					],
+					"source": [
+						"obj-164",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-166",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-169",
+						0
+					],
+					"source": [
+						"obj-167",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-169",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-172",
+						0
+					],
+					"source": [
+						"obj-170",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-172",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-175",
+						0
+					],
+					"source": [
+						"obj-173",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-175",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-178",
+						0
+					],
+					"source": [
+						"obj-176",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-178",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-181",
+						0
+					],
+					"source": [
+						"obj-179",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-181",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-184",
+						0
+					],
+					"source": [
+						"obj-182",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-184",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-187",
+						0
+					],
+					"source": [
+						"obj-185",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-187",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-190",
+						0
+					],
+					"source": [
+						"obj-188",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-190",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-194",
+						0
+					],
+					"source": [
+						"obj-192",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-196",
+						0
+					],
+					"source": [
+						"obj-194",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"destination": [
+						"obj-2",
+						0
+					],
+					"source": [
+						"obj-196",
+						0
 					]
 				}
 			}

@@ -14,6 +14,8 @@ from max_patches import FEEDBACK_PORT, FEEDBACK_ROUTES, N_PADS, SEND_HOST, SEND_
 # hex colour "#rrggbb" (as ASCII codes after the '#') -> one value 0..15 per digit, upper or lower case
 HEX_DIGITS = "vexpr ($i1 - 48) - ($i1 > 64) * 7 - ($i1 > 96) * 32"
 FEEDBACK_Y = 640  # top of the feedback section
+KIT_X = 1330  # the right-hand column: kit (randomize, undo, locks) above, locate below
+DEVICE_WIDTH = 960.0  # the Max for Live device's width (its kit and locate column starts at 690)
 
 Rect = tuple[float, float, float, float]
 Present = Callable[[float, float, float, float], Rect | None]
@@ -29,7 +31,7 @@ def _max_io(text: str) -> tuple[int, int, list[str]]:
         "notein": (1, 3, ["int", "int", "int"]), "stripnote": (2, 2, ["int", "int"]),
         "midiin": (1, 1, ["int"]), "midiout": (1, 0, []), "atoi": (3, 1, ["list"]), "zl": (2, 2, ["", ""]),
         "f": (2, 1, ["float"]), "+": (2, 1, ["int"]), "/": (2, 1, ["float"]),
-        "live.thisdevice": (1, 3, ["bang", "int", "int"]),
+        "live.thisdevice": (1, 3, ["bang", "int", "int"]), "conformpath": (1, 2, ["", "int"]),
         # the sampler device's (sampler_max.py)
         "buffer~": (1, 2, ["float", "bang"]), "play~": (1, 2, ["signal", "bang"]), "*~": (2, 1, ["signal"]),
         "plugout~": (2, 2, ["signal", "signal"]),
@@ -56,7 +58,7 @@ UI_IO: dict[str, tuple[int, int, list[str]]] = {
     "pictslider": (2, 2, ["int", "int"]), "button": (1, 1, ["bang"]), "toggle": (1, 1, ["int"]),
     "flonum": (1, 2, ["", "bang"]), "number": (1, 2, ["", "bang"]), "message": (2, 1, [""]),
     "comment": (1, 0, []), "panel": (1, 0, []), "live.dial": (1, 2, ["", "float"]),
-    "live.numbox": (1, 2, ["", "float"]),
+    "live.numbox": (1, 2, ["", "float"]), "dropfile": (1, 2, ["", ""]),
 }
 
 
@@ -300,45 +302,153 @@ def _engine(m: MaxPatch, send: str, m4l: bool) -> None:
     m.connect(loaded, 0, ping, 0)
 
 
-def _feedback(m: MaxPatch, m4l: bool) -> None:
+def _kit(m: MaxPatch, send: str, m4l: bool) -> None:
+    """7. Kit: Randomize (/gesam/kit/randomize), Undo (/gesam/kit/undo) and a lock toggle per pad
+    (/gesam/pad/n/lock 0|1), 4 x 4 as the pads, 0 at the bottom left. In the device they sit in the
+    column right of the feedback (not Live parameters: nothing here is automated)."""
+    P = _presentation(m4l)
+    x0, y0 = KIT_X, 60
+    m.comment("7. Kit: Randomize gives every unlocked pad a new point inside its name's class region "
+              "(/gesam/kit/randomize); Undo restores the pads as they were before the last kit change "
+              "(/gesam/kit/undo). A locked pad keeps its point: /gesam/pad/n/lock 1 (0 frees it).", x0, y0, 620, 3)
+    for k, (label, address) in enumerate((("randomize", "/gesam/kit/randomize"), ("undo", "/gesam/kit/undo"))):
+        bx = x0 + 200 * k
+        button = m.ui("button", (bx, y0 + 55, 24, 24), present=P(690, 120 + 24 * k, 20, 20))
+        m.comment(label, bx + 26, y0 + 57, 70, present=P(712, 121 + 24 * k, 66, 18))
+        message = m.msg(address, bx, y0 + 85)
+        m.connect(button, 0, message, 0)
+        m.connect(message, 0, send, 0)
+    top = y0 + 130
+    for n in range(N_PADS):
+        col, row = n % 4, 3 - n // 4
+        cx, cy = x0 + 160 * col, top + 55 * row
+        lock = m.ui("toggle", (cx, cy, 24, 24), present=P(690 + 20 * col, 5 + 20 * row, 16, 16), parameter_enable=0)
+        m.comment(f"lock {n}", cx + 26, cy + 2, 60)
+        message = m.msg(f"/gesam/pad/{n}/lock $1", cx, cy + 26, 150)
+        m.connect(lock, 0, message, 0)
+        m.connect(message, 0, send, 0)
+    if m4l:
+        m.comment("locks (pad 0 bottom left)", x0 + 300, y0 + 57, 200, present=P(690, 84, 90, 34),
+                  presentation_linecount=2)
+
+
+def _locate(m: MaxPatch, send: str, m4l: bool) -> None:
+    """8. Query by example: an audio file dropped on [dropfile] goes out as /gesam/locate s path, its
+    path made one the engine's operating system opens ([conformpath slash boot])."""
+    P = _presentation(m4l)
+    x0, y0 = KIT_X, 420
+    m.comment("8. Query by example: drop an audio file (WAV, AIFF, FLAC, OGG, MP3) from the Finder or Explorer "
+              "on the box below. Sends /gesam/locate path; the engine moves the cursor to where that sound lies "
+              "on the map (feedback: the located class, and the cursor).", x0, y0, 620, 3)
+    drop = m.ui("dropfile", (x0, y0 + 55, 200, 60), present=P(785, 5, 170, 36))
+    m.comment("drop a sound file here", x0 + 210, y0 + 75, 160, present=P(785, 43, 170, 18))
+    conform = m.obj("conformpath slash boot", x0, y0 + 125, 150)
+    m.connect(drop, 0, conform, 0)
+    m.comment("dropfile gives Max's path (Macintosh HD:/Users/me/kick.wav), which the engine cannot open. "
+              "slash boot makes it the system's own: /Users/me/kick.wav on macOS (other disks: /Volumes/Disk/...), "
+              "and a forward-slash path on Windows, which Python opens too. (native is documented as the old "
+              "colon style on macOS, so it is not used.)", x0 + 160, y0 + 125, 460, 5)
+    locate = m.msg("/gesam/locate $1", x0, y0 + 185)
+    m.connect(conform, 0, locate, 0)
+    m.connect(locate, 0, send, 0)
+
+
+def _route_outlet(address: str) -> int:
+    """The feedback [route]'s outlet for ``address`` (FEEDBACK_ROUTES' order; the last one: anything else)."""
+    return FEEDBACK_ROUTES.index(address) if address else len(FEEDBACK_ROUTES)
+
+
+def _feedback(m: MaxPatch, send: str, m4l: bool) -> None:
     """6. Feedback from the engine: [udpreceive] into one [route] (FEEDBACK_ROUTES' order), whose
-    outlets feed the cursor, the class, and the ready/error/pong indicators."""
+    outlets feed the cursor, the class, the ready/error/pong indicators, the located file's class,
+    the latency and the kit."""
     fy = FEEDBACK_Y
     m.comment(f"6. Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback 127.0.0.1:{FEEDBACK_PORT}): "
               "the cursor, the sound class under it (name and colour), a flash when the exact sound is "
-              "ready, the reason for any refused message, and the answer to a ping.", 30, fy, 1000, 2)
+              "ready, the reason for any refused message, the answer to a ping, where a dropped file landed, "
+              "the engine's latency and the kit loaded.", 30, fy, 1000, 2)
     recv = m.obj(f"udpreceive {FEEDBACK_PORT}", 30, fy + 45, 120)
-    route = m.obj("route " + " ".join(FEEDBACK_ROUTES), 30, fy + 75, 620)
+    route = m.obj("route " + " ".join(FEEDBACK_ROUTES), 30, fy + 75, 1000)
     m.connect(recv, 0, route, 0)
-    _feedback_cursor(m, route)
+    fx, fyb = _feedback_cursor(m, route)
     _feedback_class(m, route, m4l)
     _feedback_status(m, route, m4l)
+    _feedback_located(m, route, fx, fyb, m4l)
+    _feedback_latency(m, route, send, m4l)
+    _feedback_kit(m, route, m4l)
 
 
-def _feedback_cursor(m: MaxPatch, route: str) -> None:
-    """The cursor x, y from /gesam/state/xy (route outlet 0) in two number boxes."""
+def _feedback_cursor(m: MaxPatch, route: str) -> tuple[str, str]:
+    """The cursor x, y from /gesam/state/xy (route outlet 0) in two number boxes (returned)."""
     fy = FEEDBACK_Y
     st_xy = m.obj("unpack 0. 0.", 30, fy + 110, 80)
-    m.connect(route, 0, st_xy, 0)
+    m.connect(route, _route_outlet("/gesam/state/xy"), st_xy, 0)
     fx = m.ui("flonum", (30, fy + 140, 60, 22), parameter_enable=0)
     fyb = m.ui("flonum", (95, fy + 140, 60, 22), parameter_enable=0)
     m.connect(st_xy, 0, fx, 0)
     m.connect(st_xy, 1, fyb, 0)
     m.comment("cursor x, y", 30, fy + 165, 120)
+    return fx, fyb
+
+
+def _feedback_located(m: MaxPatch, route: str, fx: str, fyb: str, m4l: bool) -> None:
+    """/gesam/state/locate x y class: the class shown ("located: kick"), x and y into the cursor's
+    number boxes, as /gesam/state/xy does."""
+    P = _presentation(m4l)
+    fy = FEEDBACK_Y
+    located = m.obj("unpack 0. 0. s", 30, fy + 200, 100)
+    m.connect(route, _route_outlet("/gesam/state/locate"), located, 0)
+    m.connect(located, 0, fx, 0)
+    m.connect(located, 1, fyb, 0)
+    shown = m.obj("prepend set located:", 140, fy + 200, 130)
+    m.connect(located, 2, shown, 0)
+    text = m.msg("", 30, fy + 230, 270, present=P(785, 63, 170, 22))
+    m.connect(shown, 0, text, 0)
+    m.comment("the class of the dropped file (the cursor moves to its x, y)", 30, fy + 255, 280, 2)
+
+
+def _feedback_latency(m: MaxPatch, route: str, send: str, m4l: bool) -> None:
+    """/gesam/state/latency: trigger and timed trigger ms (the first two of six) in number boxes, and a
+    /gesam/latency message that asks for them (the engine also sends them when its output opens)."""
+    P = _presentation(m4l)
+    fy = FEEDBACK_Y
+    latency = m.obj("unpack 0. 0. 0. 0. 0. 0.", 700, fy + 260, 160)
+    m.connect(route, _route_outlet("/gesam/state/latency"), latency, 0)
+    trig = m.ui("flonum", (700, fy + 290, 60, 22), present=P(785, 115, 50, 22), parameter_enable=0)
+    timed = m.ui("flonum", (765, fy + 290, 60, 22), present=P(838, 115, 50, 22), parameter_enable=0)
+    m.connect(latency, 0, trig, 0)
+    m.connect(latency, 1, timed, 0)
+    m.comment("engine latency ms: trigger, timed", 830, fy + 290, 210, present=P(891, 115, 66, 34),
+              **({"presentation_linecount": 2} if m4l else {}))
+    ask = m.msg("/gesam/latency", 870, fy + 260, present=P(785, 141, 100, 22))
+    m.connect(ask, 0, send, 0)
+
+
+def _feedback_kit(m: MaxPatch, route: str, m4l: bool) -> None:
+    """/gesam/state/kit program name: the name shown ("kit: 808"), after a load, randomize or undo."""
+    P = _presentation(m4l)
+    fy = FEEDBACK_Y
+    kit = m.obj("unpack 0 s", 700, fy + 330, 70)
+    m.connect(route, _route_outlet("/gesam/state/kit"), kit, 0)
+    shown = m.obj("prepend set kit:", 780, fy + 330, 110)
+    m.connect(kit, 1, shown, 0)
+    text = m.msg("", 700, fy + 360, 200, present=P(785, 89, 170, 22))
+    m.connect(shown, 0, text, 0)
+    m.comment("kit loaded, randomised or undone", 905, fy + 360, 220)
 
 
 def _feedback_class(m: MaxPatch, route: str, m4l: bool) -> None:
-    """The class from /gesam/state/class (route outlet 1): name and colour as text, and the colour
-    (#rrggbb parsed into RGB 0..1) on a panel."""
+    """The class from /gesam/state/class: name and colour as text, and the colour (#rrggbb parsed into
+    RGB 0..1) on a panel."""
     P = _presentation(m4l)
     fy = FEEDBACK_Y
     cls_set = m.obj("prepend set", 170, fy + 110, 80)
-    m.connect(route, 1, cls_set, 0)
+    m.connect(route, _route_outlet("/gesam/state/class"), cls_set, 0)
     cls_text = m.msg("", 170, fy + 140, 150, present=P(500, 40, 150, 22))
     m.connect(cls_set, 0, cls_text, 0)
     m.comment("class (name colour)", 170, fy + 165, 150)
     nth = m.obj("zl nth 2", 330, fy + 110, 60)
-    m.connect(route, 1, nth, 0)
+    m.connect(route, _route_outlet("/gesam/state/class"), nth, 0)
     atoi = m.obj("atoi", 330, fy + 140, 40)
     m.connect(nth, 0, atoi, 0)
     drop_hash = m.obj("zl slice 1", 330, fy + 170, 70)
@@ -366,25 +476,25 @@ def _feedback_class(m: MaxPatch, route: str, m4l: bool) -> None:
 
 
 def _feedback_status(m: MaxPatch, route: str, m4l: bool) -> None:
-    """Ready (route outlet 2) flashes a button, an error (3) shows and prints its reason, pong (4)
-    flashes a button, anything else (5) prints to the Max console."""
+    """Ready flashes a button, an error shows and prints its reason, pong flashes a button, anything
+    the route does not name prints to the Max console."""
     P = _presentation(m4l)
     fy = FEEDBACK_Y
     ready = m.ui("button", (700, fy + 110, 24, 24), present=P(500, 140, 20, 20))
-    m.connect(route, 2, ready, 0)
+    m.connect(route, _route_outlet("/gesam/state/ready"), ready, 0)
     m.comment("ready", 726, fy + 112, 60, present=P(522, 140, 40, 18))
     err_set = m.obj("prepend set", 790, fy + 110, 80)
-    m.connect(route, 3, err_set, 0)
+    m.connect(route, _route_outlet("/gesam/error"), err_set, 0)
     err_text = m.msg("", 790, fy + 140, 300, present=P(500, 65, 180, 70))
     m.connect(err_set, 0, err_text, 0)
     err_print = m.obj("print gesam-error", 880, fy + 110, 115)
-    m.connect(route, 3, err_print, 0)
+    m.connect(route, _route_outlet("/gesam/error"), err_print, 0)
     m.comment("error: why the engine refused a message", 790, fy + 165, 300)
     pong = m.ui("button", (1010, fy + 110, 24, 24), present=P(570, 140, 20, 20))
-    m.connect(route, 4, pong, 0)
+    m.connect(route, _route_outlet("/gesam/pong"), pong, 0)
     m.comment("pong", 1036, fy + 112, 50, present=P(592, 140, 40, 18))
     other = m.obj("print gesam-feedback", 660, fy + 200, 135)
-    m.connect(route, 5, other, 0)
+    m.connect(route, _route_outlet(""), other, 0)
     m.comment("other feedback goes to the Max console", 660, fy + 225, 250)
 
 
@@ -393,7 +503,7 @@ def _device_extra(m: MaxPatch) -> dict[str, Any]:
     names = {b["box"]["id"]: b["box"]["varname"] for b in m.boxes if b["box"].get("parameter_enable") == 1
              and b["box"]["maxclass"].startswith("live.")}
     return {"parameters": {**{i: [n, n, 0] for i, n in names.items()}, "inherited_shortname": 1},
-            "devicewidth": 690.0}
+            "devicewidth": DEVICE_WIDTH}
 
 
 def build_max(m4l: bool) -> dict[str, Any]:
@@ -406,5 +516,7 @@ def build_max(m4l: bool) -> dict[str, Any]:
     _midi(m, send, m4l)
     _pads(m, send, m4l)
     _engine(m, send, m4l)
-    _feedback(m, m4l)
-    return m.patcher((40, 80, 1240, 1080), presentation=m4l, extra=_device_extra(m) if m4l else {})
+    _feedback(m, send, m4l)
+    _kit(m, send, m4l)
+    _locate(m, send, m4l)
+    return m.patcher((40, 80, 1980, 1080), presentation=m4l, extra=_device_extra(m) if m4l else {})

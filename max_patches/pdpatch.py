@@ -6,6 +6,8 @@ from max_patches import FEEDBACK_PORT, N_PADS, SEND_HOST, SEND_PORT
 
 RIGHT_X = 620  # the right-hand column: pads above, engine below
 FEEDBACK_Y = 700  # top of the feedback section
+KIT_X = 1220  # the third column: kit (randomize, undo, locks) above, locate below
+STATE_X = 860  # the feedback's right part: located class, latency, kit
 
 
 def _pd_escape(text: str) -> str:
@@ -20,7 +22,7 @@ class PdPatch:
     IO = {"loadbang": (1, 1), "netsend": (1, 2), "netreceive": (1, 2), "oscformat": (1, 1), "oscparse": (1, 1),
           "list": (2, 1), "pack": (2, 1), "unpack": (1, 2), "t": (1, 2), "f": (2, 1), "/": (2, 1),
           "route": (1, 2), "notein": (0, 3), "stripnote": (2, 2), "spigot": (2, 1), "==": (2, 1),
-          "print": (1, 0), "s": (1, 0), "symbol": (2, 1),
+          "print": (1, 0), "s": (1, 0), "symbol": (2, 1), "openpanel": (1, 1),
           "hsl": (1, 1), "vsl": (1, 1), "bng": (1, 1), "tgl": (1, 1), "cnv": (1, 0),
           # the sampler twin's (sampler_pd.py)
           "r": (0, 1), "table": (0, 0), "soundfiler": (1, 2), "tabplay~": (1, 2), "*~": (2, 1), "dac~": (2, 0),
@@ -220,13 +222,15 @@ def _engine(p: PdPatch, out: _OscOut, ping: int) -> None:
     p.connect(ping_b, 0, ping, 0)
 
 
-def _feedback(p: PdPatch, store_x: int, store_y: int) -> None:
+def _feedback(p: PdPatch, out: _OscOut, store_x: int, store_y: int) -> None:
     """(6) Feedback from the engine: [netreceive] -> [oscparse] -> routes by address, whose outlets
-    feed the cursor (into the XY section's stores), the class, and the ready/error/pong indicators."""
+    feed the cursor (into the XY section's stores), the class, the ready/error/pong indicators, the
+    located file's class, the latency (with a button that asks for it) and the kit."""
     fy = FEEDBACK_Y
     p.text(20, fy, f"(6) Feedback from the engine on UDP {FEEDBACK_PORT} (gesam serve --feedback "
                    f"127.0.0.1:{FEEDBACK_PORT}): the cursor moves the sliders, the class shows its name and "
-                   "colour, ready flashes, errors and pong print to the Pd window.", 110)
+                   "colour, ready flashes, errors and pong print to the Pd window. Right: where a located file "
+                   "landed (its class; the sliders move), the engine's latency (ms) and the kit loaded.", 110)
     recv = p.obj(20, fy + 50, f"netreceive -u -b {FEEDBACK_PORT}")
     parse = p.obj(20, fy + 75, "oscparse")
     p.connect(recv, 0, parse, 0)
@@ -236,31 +240,45 @@ def _feedback(p: PdPatch, store_x: int, store_y: int) -> None:
     p.connect(ftrim, 0, r_gesam, 0)
     r_top = p.obj(20, fy + 150, "route state error pong")
     p.connect(r_gesam, 0, r_top, 0)
-    r_state = p.obj(20, fy + 175, "route xy class ready features")
+    r_state = p.obj(20, fy + 175, "route " + " ".join(STATE_ROUTES))
     p.connect(r_top, 0, r_state, 0)
-    _feedback_cursor(p, r_state, store_x, store_y)
+    st_xy = _feedback_cursor(p, r_state, store_x, store_y)
     _feedback_class(p, r_state)
     _feedback_status(p, r_top, r_state)
+    _feedback_located(p, r_state, st_xy)
+    _feedback_latency(p, out, r_state)
+    _feedback_kit(p, r_state)
 
 
-def _feedback_cursor(p: PdPatch, r_state: int, store_x: int, store_y: int) -> None:
-    """state/xy (``r_state`` outlet 0) sets the sliders and the XY stores without sending, and shows x, y."""
+# what [route ...] under /gesam/state/ takes apart, in outlet order (features: dropped; the rest prints)
+STATE_ROUTES = ("xy", "class", "ready", "features", "locate", "latency", "kit")
+
+
+def _state(name: str) -> int:
+    """The state [route]'s outlet for ``name`` (the last one for anything else)."""
+    return STATE_ROUTES.index(name) if name else len(STATE_ROUTES)
+
+
+def _feedback_cursor(p: PdPatch, r_state: int, store_x: int, store_y: int) -> int:
+    """state/xy sets the sliders and the XY stores without sending, and shows x, y; returns its
+    [unpack f f] (state/locate feeds it too)."""
     fy = FEEDBACK_Y
     st_xy = p.obj(20, fy + 205, "unpack f f")
-    p.connect(r_state, 0, st_xy, 0)
+    p.connect(r_state, _state("xy"), st_xy, 0)
     for k, (name, x, store) in enumerate((("gesam-x", 20, store_x), ("gesam-y", 110, store_y))):
         setter = p.msg(x, fy + 235, f"; {name} set $1")
         p.connect(st_xy, k, setter, 0)
         p.connect(st_xy, k, store, 1)  # quietly: feedback never echoes back to the engine
         show = p.floatatom(x, fy + 265, 6)
         p.connect(st_xy, k, show, 0)
+    return st_xy
 
 
 def _feedback_class(p: PdPatch, r_state: int) -> None:
-    """state/class (``r_state`` outlet 1): the name in a symbol box, the colour on a canvas."""
+    """state/class: the name in a symbol box, the colour on a canvas."""
     fy = FEEDBACK_Y
     cls_list = p.obj(220, fy + 205, "list")
-    p.connect(r_state, 1, cls_list, 0)
+    p.connect(r_state, _state("class"), cls_list, 0)
     cls = p.obj(220, fy + 230, "unpack s s")
     p.connect(cls_list, 0, cls, 0)
     p.connect(cls, 0, p.symbolatom(220, fy + 260, 14, "class"), 0)
@@ -274,9 +292,9 @@ def _feedback_status(p: PdPatch, r_top: int, r_state: int) -> None:
     and any other address print to the Pd window."""
     fy = FEEDBACK_Y
     ready = p.obj(560, fy + 205, _bng("gesam-ready", "ready", 20))
-    p.connect(r_state, 2, ready, 0)
+    p.connect(r_state, _state("ready"), ready, 0)
     other = p.obj(650, fy + 205, "print gesam-state")
-    p.connect(r_state, 4, other, 0)
+    p.connect(r_state, _state(""), other, 0)
     err_list = p.obj(220, fy + 310, "list")
     p.connect(r_top, 1, err_list, 0)
     err_sym = p.obj(220, fy + 335, "symbol")
@@ -289,6 +307,76 @@ def _feedback_status(p: PdPatch, r_top: int, r_state: int) -> None:
     p.connect(r_top, 3, p.obj(720, fy + 310, "print gesam-feedback"), 0)
 
 
+def _feedback_located(p: PdPatch, r_state: int, st_xy: int) -> None:
+    """state/locate x y class: the class in a symbol box and the Pd window (``gesam-located: x y class``);
+    x and y go through state/xy's [unpack f f], so the sliders, the XY stores and the numbers move as
+    they do for state/xy."""
+    fy = FEEDBACK_Y
+    located = p.obj(STATE_X, fy + 205, "unpack f f s")
+    p.connect(r_state, _state("locate"), located, 0)
+    p.connect(r_state, _state("locate"), p.obj(STATE_X + 120, fy + 205, "print gesam-located"), 0)
+    xy = p.obj(STATE_X, fy + 235, "pack f f")
+    p.connect(located, 1, xy, 1)
+    p.connect(located, 0, xy, 0)
+    p.connect(xy, 0, st_xy, 0)
+    p.connect(located, 2, p.symbolatom(STATE_X + 90, fy + 235, 14, "located"), 0)
+
+
+def _feedback_latency(p: PdPatch, out: _OscOut, r_state: int) -> None:
+    """state/latency: trigger and timed trigger ms (the first two of six); a button asks for them
+    (/gesam/latency; the engine also sends them when its output opens)."""
+    fy = FEEDBACK_Y
+    latency = p.obj(STATE_X, fy + 300, "unpack f f f f f f")
+    p.connect(r_state, _state("latency"), latency, 0)
+    p.connect(latency, 0, p.floatatom(STATE_X, fy + 330, 6, label="trigger-ms"), 0)
+    p.connect(latency, 1, p.floatatom(STATE_X + 100, fy + 330, 6, label="timed-ms"), 0)
+    ask = p.obj(STATE_X + 200, fy + 295, _bng("gesam-latency", "latency", 20))
+    p.connect(ask, 0, out.osc(STATE_X + 200, fy + 330, "/gesam/latency"), 0)
+
+
+def _feedback_kit(p: PdPatch, r_state: int) -> None:
+    """state/kit program name: the name in a symbol box and the Pd window (``gesam-kit: program name``;
+    program -1 after a randomize or an undo)."""
+    fy = FEEDBACK_Y
+    kit = p.obj(STATE_X, fy + 375, "unpack f s")
+    p.connect(r_state, _state("kit"), kit, 0)
+    p.connect(r_state, _state("kit"), p.obj(STATE_X + 100, fy + 375, "print gesam-kit"), 0)
+    p.connect(kit, 1, p.symbolatom(STATE_X, fy + 405, 16, "kit"), 0)
+
+
+def _kit(p: PdPatch, out: _OscOut) -> None:
+    """(7) Kit: randomize and undo buttons, and a lock toggle per pad (/gesam/pad/n/lock 0|1), listed
+    0 to 15 (their receive names: gesam-randomize, gesam-undo, gesam-lock-0 .. gesam-lock-15)."""
+    x0, y0 = KIT_X, 60
+    p.text(x0, y0, "(7) Kit: randomize gives every unlocked pad a new point inside its name's class region "
+                   "(/gesam/kit/randomize); undo restores the pads as they were before the last kit change "
+                   "(/gesam/kit/undo). A locked pad keeps its point: /gesam/pad/n/lock 1 (0 frees it).", 60)
+    for k, (label, address) in enumerate((("randomize", "/gesam/kit/randomize"), ("undo", "/gesam/kit/undo"))):
+        b = p.obj(x0 + 200 * k, y0 + 90, _bng(f"gesam-{label}", label))
+        p.connect(b, 0, out.osc(x0 + 200 * k, y0 + 125, address), 0)
+    for n in range(N_PADS):
+        y = y0 + 165 + 25 * n
+        lock = p.obj(x0, y, f"tgl 20 0 empty gesam-lock-{n} lock-{n} 24 10 0 12 #fcfcfc #000000 #000000 0 1")
+        p.connect(lock, 0, out.osc(x0 + 90, y, f"/gesam/pad/{n}/lock", "i"), 0)
+
+
+def _locate(p: PdPatch, out: _OscOut) -> None:
+    """(8) Query by example: [openpanel] (or a path typed in the symbol box, or a symbol sent to
+    gesam-locate) -> /gesam/locate path. Pd has no drag and drop."""
+    x0, y0 = KIT_X, 650
+    p.text(x0, y0, "(8) Query by example: click open and choose an audio file (WAV, AIFF, FLAC, OGG, MP3), type "
+                   "a full path in the box, or send a symbol to gesam-locate. Sends "
+                   "/gesam/locate path; the engine moves the cursor to where that sound lies on the map.", 60)
+    open_b = p.obj(x0, y0 + 95, _bng("gesam-locate-open", "open"))
+    panel = p.obj(x0, y0 + 130, "openpanel")
+    p.connect(open_b, 0, panel, 0)
+    recv = p.obj(x0 + 100, y0 + 130, "r gesam-locate")
+    path = p.symbolatom(x0, y0 + 160, 40, "file")
+    p.connect(panel, 0, path, 0)
+    p.connect(recv, 0, path, 0)
+    p.connect(path, 0, out.osc(x0, y0 + 190, "/gesam/locate", "s"), 0)
+
+
 def build_pd() -> str:
     """The Pure Data twin (vanilla objects only), section by section in the order Pd numbers the objects."""
     p = PdPatch()
@@ -298,5 +386,7 @@ def build_pd() -> str:
     _midi(p, out)
     _pads(p, out)
     _engine(p, out, ping)
-    _feedback(p, store_x, store_y)
-    return p.text_file(1150, 1150)
+    _feedback(p, out, store_x, store_y)
+    _kit(p, out)
+    _locate(p, out)
+    return p.text_file(1650, 1150)

@@ -21,11 +21,13 @@ from osc_bridge.addresses import INCOMING, OUTGOING
 PATCHES = Path(__file__).resolve().parents[2] / "max_patches"
 MAXPATS = ("gesam_xy.maxpat", "gesam_xy_m4l.maxpat")
 PD_VANILLA = {"loadbang", "netsend", "netreceive", "oscformat", "oscparse", "list", "pack", "unpack", "t", "f",
-              "/", "route", "notein", "stripnote", "spigot", "==", "print", "s", "symbol",
+              "/", "route", "notein", "stripnote", "spigot", "==", "print", "s", "r", "symbol", "openpanel",
               "hsl", "vsl", "bng", "tgl", "cnv"}
 SENT = {"/gesam/xy", "/gesam/trigger", "/gesam/note", "/gesam/gain", "/gesam/kit", "/gesam/panic", "/gesam/ping",
-        *(f"/gesam/pad/{n}/trigger" for n in range(16))}
-ROUTED = {"/gesam/state/xy", "/gesam/state/class", "/gesam/state/ready", "/gesam/error", "/gesam/pong"}
+        "/gesam/kit/randomize", "/gesam/kit/undo", "/gesam/locate", "/gesam/latency",
+        *(f"/gesam/pad/{n}/trigger" for n in range(16)), *(f"/gesam/pad/{n}/lock" for n in range(16))}
+ROUTED = {"/gesam/state/xy", "/gesam/state/class", "/gesam/state/ready", "/gesam/error", "/gesam/pong",
+          "/gesam/state/locate", "/gesam/state/latency", "/gesam/state/kit"}
 
 
 # ---- the address table -------------------------------------------------------------------------
@@ -75,7 +77,8 @@ def test_the_address_helpers() -> None:
 
 # ---- Max -----------------------------------------------------------------------------------------
 def load_max(name: str) -> dict[str, Any]:
-    return json.loads((PATCHES / name).read_text())["patcher"]
+    patcher: dict[str, Any] = json.loads((PATCHES / name).read_text())["patcher"]
+    return patcher
 
 
 def boxes(patcher: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -88,10 +91,12 @@ def cords(patcher: dict[str, Any]) -> Iterator[tuple[str, int, str, int]]:
         yield src, outlet, dst, inlet
 
 
-def reaches(patcher: dict[str, Any], start: str, goal: str) -> bool:
+def reaches(patcher: dict[str, Any], start: str, goal: str, outlet: int | None = None) -> bool:
+    """Whether cords lead from ``start`` (only from its ``outlet``, when given) to ``goal``."""
     graph: dict[str, set[str]] = {}
-    for src, _, dst, _ in cords(patcher):
-        graph.setdefault(src, set()).add(dst)
+    for src, out, dst, _ in cords(patcher):
+        if src != start or outlet is None or out == outlet:
+            graph.setdefault(src, set()).add(dst)
     seen, todo = {start}, deque([start])
     while todo:
         for nxt in graph.get(todo.popleft(), ()):
@@ -191,7 +196,62 @@ def test_max_feedback_routes_only_outgoing_addresses(name: str) -> None:
     [panel] = find(p, "panel")
     assert reaches(p, recv, panel)  # coloured from /gesam/state/class
     displays = [i for i, b in boxes(p).items() if b["maxclass"] == "message" and b["text"] == ""]
-    assert len(displays) == 2 and all(reaches(p, recv, d) for d in displays)  # class name, error
+    assert len(displays) == 4 and all(reaches(p, recv, d) for d in displays)  # class, error, located class, kit
+
+
+def _route_outlets(p: dict[str, Any]) -> tuple[str, dict[str, int]]:
+    """The feedback [route] and its outlet per address ("": the last, anything else)."""
+    [route] = [i for i, b in boxes(p).items() if b.get("text", "").startswith("route /gesam/")]
+    names = boxes(p)[route]["text"].split()[1:]
+    return route, {**{a: k for k, a in enumerate(names)}, "": len(names)}
+
+
+@pytest.mark.parametrize("name", MAXPATS)
+def test_max_feedback_shows_locate_latency_and_kit(name: str) -> None:
+    p = load_max(name)
+    bx = boxes(p)
+    route, out = _route_outlets(p)
+    for address, other in (("/gesam/state/locate", "/gesam/state/xy"), ("/gesam/state/xy", "/gesam/state/locate")):
+        # a located file moves the cursor's number boxes, as /gesam/state/xy does
+        cursor = [f for f in find(p, "flonum") if reaches(p, route, f, out[other])]
+        assert len(cursor) == 2 and all(reaches(p, route, f, out[address]) for f in cursor)
+    displays = [i for i, b in bx.items() if b["maxclass"] == "message" and b["text"] == ""]
+    located = [d for d in displays if reaches(p, route, d, out["/gesam/state/locate"])]
+    kit = [d for d in displays if reaches(p, route, d, out["/gesam/state/kit"])]
+    assert len(located) == 1 and len(kit) == 1 and located != kit
+    assert [bx[i]["text"] for i in find(p, "newobj") if reaches(p, route, i, out["/gesam/state/kit"])
+            and bx[i]["text"].startswith("unpack")] == ["unpack 0 s"]  # program, name: the name is shown
+    latency = [f for f in find(p, "flonum") if reaches(p, route, f, out["/gesam/state/latency"])]
+    assert len(latency) == 2  # trigger and timed trigger ms
+    [ask] = find(p, "message", "/gesam/latency")
+    [send] = find(p, "newobj", "udpsend 127.0.0.1 9000")
+    assert reaches(p, ask, send)
+    [other] = find(p, "newobj", "print gesam-feedback")
+    assert reaches(p, route, other, out[""]) and not any(
+        reaches(p, route, other, k) for k in range(out[""]))  # only what the route does not name
+
+
+@pytest.mark.parametrize("name", MAXPATS)
+def test_max_kit_controls_and_the_dropped_file(name: str) -> None:
+    p = load_max(name)
+    bx = boxes(p)
+    [send] = find(p, "newobj", "udpsend 127.0.0.1 9000")
+    for address in ("/gesam/kit/randomize", "/gesam/kit/undo"):
+        [m] = find(p, "message", address)
+        assert any(reaches(p, b, m) for b in find(p, "button")) and reaches(p, m, send)
+    toggles = find(p, "toggle")
+    for n in range(16):
+        [m] = find(p, "message", f"/gesam/pad/{n}/lock $1")
+        assert [t for t in toggles if reaches(p, t, m)] and reaches(p, m, send)  # a toggle sends 0 or 1
+    assert len({t for n in range(16) for t in toggles if reaches(p, t, find(p, "message", f"/gesam/pad/{n}/lock $1")[0])}) == 16
+    [drop] = find(p, "dropfile")
+    [conform] = find(p, "newobj", "conformpath slash boot")  # Max's path -> the system's own
+    [locate] = find(p, "message", "/gesam/locate $1")
+    assert reaches(p, drop, conform, 0) and reaches(p, conform, locate, 0) and reaches(p, locate, send)
+    assert not reaches(p, drop, locate, 1)  # the file type (right outlet) is not sent
+    if name.endswith("_m4l.maxpat"):  # the device shows them
+        shown = [*find(p, "dropfile"), *toggles, *find(p, "button")]
+        assert all(bx[i].get("presentation") == 1 for i in shown)
 
 
 def test_m4l_twin_has_automatable_parameters() -> None:
@@ -316,7 +376,8 @@ def pd_routed(text: str) -> tuple[set[str], set[str]]:
         outs.setdefault((src, outlet), []).append(dst)
     cls = [(_pd_class(a), a[5:] if a[1] == "obj" else []) for a in items]
     routed, final = set(), set()
-    todo = deque((d, ()) for i, (c, _) in enumerate(cls) if c == "oscparse" for d in outs.get((i, 0), []))
+    todo: deque[tuple[int, tuple[str, ...]]] = deque(
+        (d, ()) for i, (c, _) in enumerate(cls) if c == "oscparse" for d in outs.get((i, 0), []))
     while todo:
         i, prefix = todo.popleft()
         name, args = cls[i]
@@ -340,6 +401,77 @@ def test_pd_feedback_routes_only_outgoing_addresses() -> None:
     for address in routed - final:  # the prefixes on the way
         assert any(p.startswith(address + "/") for p in OUTGOING), address
     assert ROUTED <= final
+
+
+def pd_reaches(text: str, start: int, goal: int, outlet: int | None = None) -> bool:
+    """Whether cords lead from box ``start`` (only from its ``outlet``, when given) to box ``goal``."""
+    graph: dict[int, set[int]] = {}
+    for src, out, dst, _ in pd_objects(text)[1]:
+        if src != start or outlet is None or out == outlet:
+            graph.setdefault(src, set()).add(dst)
+    seen, todo = {start}, deque([start])
+    while todo:
+        for nxt in graph.get(todo.popleft(), ()):
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
+
+
+def pd_find(text: str, prefix: str) -> list[int]:
+    """Boxes whose ``#X`` atoms after the position start with ``prefix`` (``obj bng``, ``obj r gesam-locate``)."""
+    items, _ = pd_objects(text)
+    want = prefix.split()
+    return [i for i, a in enumerate(items) if [a[1], *a[4:]][:len(want)] == want]
+
+
+def _pd_receiving(text: str, kind: str, receive: str) -> int:
+    """The [bng]/[tgl] that listens on ``receive`` (its receive name: argument 4 of a tgl, 6 of a bng)."""
+    items, _ = pd_objects(text)
+    at = {"tgl": 8, "bng": 10}[kind]
+    [box] = [i for i in pd_find(text, f"obj {kind}") if items[i][at] == receive]
+    return box
+
+
+def test_pd_kit_controls_and_locate_reach_their_addresses() -> None:
+    [randomize] = pd_find(PD_TEXT, "obj oscformat gesam kit randomize")
+    [undo] = pd_find(PD_TEXT, "obj oscformat gesam kit undo")
+    assert pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "bng", "gesam-randomize"), randomize)
+    assert pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "bng", "gesam-undo"), undo)
+    assert not pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "bng", "gesam-randomize"), undo)
+    for n in range(16):
+        [lock] = pd_find(PD_TEXT, f"obj oscformat -f i gesam pad {n} lock")
+        assert pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "tgl", f"gesam-lock-{n}"), lock)
+    [locate] = pd_find(PD_TEXT, "obj oscformat -f s gesam locate")
+    [panel] = pd_find(PD_TEXT, "obj openpanel")
+    [recv] = pd_find(PD_TEXT, "obj r gesam-locate")
+    assert pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "bng", "gesam-locate-open"), panel)
+    assert pd_reaches(PD_TEXT, panel, locate) and pd_reaches(PD_TEXT, recv, locate)
+    [latency] = pd_find(PD_TEXT, "obj oscformat gesam latency")
+    assert pd_reaches(PD_TEXT, _pd_receiving(PD_TEXT, "bng", "gesam-latency"), latency)
+
+
+def test_pd_feedback_moves_the_cursor_on_locate_and_shows_latency_and_kit() -> None:
+    items, _ = pd_objects(PD_TEXT)
+    [state] = pd_find(PD_TEXT, "obj route xy class")
+    names = items[state][5:]
+    outlet = {a: k for k, a in enumerate(names)}
+    [st_xy] = [i for i in pd_find(PD_TEXT, "obj unpack f f") if pd_reaches(PD_TEXT, state, i, outlet["xy"])
+               and items[i][5:] == ["f", "f"]]
+    assert pd_reaches(PD_TEXT, state, st_xy, outlet["locate"])  # the sliders, stores and numbers move alike
+    shown = [i for i, a in enumerate(items) if a[1] == "symbolatom"]
+    assert [i for i in shown if pd_reaches(PD_TEXT, state, i, outlet["locate"])]  # the class
+    assert [i for i in shown if pd_reaches(PD_TEXT, state, i, outlet["kit"])]  # the kit's name
+    numbers = [i for i, a in enumerate(items) if a[1] == "floatatom" and pd_reaches(PD_TEXT, state, i, outlet["latency"])]
+    assert len(numbers) == 2  # trigger and timed trigger ms
+    for name, printer in (("locate", "gesam-located"), ("kit", "gesam-kit")):
+        [box] = pd_find(PD_TEXT, f"obj print {printer}")
+        assert pd_reaches(PD_TEXT, state, box, outlet[name])
+    [other] = pd_find(PD_TEXT, "obj print gesam-state")
+    assert pd_reaches(PD_TEXT, state, other, len(names))  # only what the route does not name prints
+    assert not any(pd_reaches(PD_TEXT, state, other, k) for k in range(len(names)))
 
 
 # ---- the generator ------------------------------------------------------------------------------
