@@ -120,6 +120,7 @@ class Engine:
         self._variants = VariantPicker()
         self._history = KitHistory()  # the kits before each randomise or program change, for undo
         self._random = random.Random()
+        self._kit_name = "default"  # the kit the pads came from: a program's, "random", or "default"
         self.grid: BakedGrid | None = None  # the model's shipped map/bake, when it has one
         default_maps = model.directory / "map" / "maps" if model.directory is not None else None
         self.maps_dir: Path | None = Path(maps_dir) if maps_dir is not None else default_maps
@@ -477,7 +478,7 @@ class Engine:
         if len(kit.pads) != len(self._pads):
             raise ConfigError(f"kit {kit.name!r} has {len(kit.pads)} pads but the engine has {len(self._pads)} "
                               "(engine.pads in the engine config)")
-        self._history.push(self.kit(""))
+        self._history.push(self.kit(self._kit_name))
         self._set_pads(kit)
 
     def trigger_pad(self, n: int, velocity: float = 1.0, at: float | None = None) -> TriggerInfo:
@@ -550,8 +551,8 @@ class Engine:
         """A new point for every unlocked pad, in the class region its name says (anywhere when the
         name says none or the model has no maps); undo brings the kit before back."""
         rng = random.Random(seed) if seed is not None else self._random
-        before = self.kit("")
-        kit = randomize(before, self.maps, rng, card_labels(self.model.card))
+        before = self.kit(self._kit_name)
+        kit = dataclasses.replace(randomize(before, self.maps, rng, card_labels(self.model.card)), name="random")
         self._history.push(before)
         self._set_pads(kit)
         return kit
@@ -568,6 +569,7 @@ class Engine:
         """Every pad from ``kit``; their sounds and variants are asked for."""
         with self._lock:
             self._pads = list(kit.pads)
+            self._kit_name = kit.name
             grid, cache, generator = self.grid, self.cache, self.generator
         for n, pad in enumerate(kit.pads):
             if grid is not None:

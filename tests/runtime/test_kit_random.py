@@ -94,6 +94,7 @@ def test_the_engine_randomizes_locks_and_undoes(tmp_path: Path) -> None:
         assert engine.undo_kit() == new
         undone = engine.undo_kit()
         assert [p.xy for p in undone.pads] == [p.xy for p in before.pads] and undone.pads[0].locked
+        assert (new.name, undone.name) == ("random", "default")  # /gesam/state/kit says which
         assert engine.trigger_pad(2).trigger_id > 0
     finally:
         engine.stop()
