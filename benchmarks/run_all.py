@@ -77,6 +77,13 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("trigger latency under load, p99", "engine.load_block_256.trigger_latency_ms.p99", "ms", True),
     ("peak RSS, engine process", "engine.load_block_256.engine_rss_mb", "MB", True),
     ("peak RSS, audio process", "engine.load_block_256.audio_process_rss_mb", "MB", True),
+    ("locate a recording (query by example), median", "instrument.locate.median_ms", "ms", True),
+    ("pad trigger call, plain, median", "instrument.pad_trigger.plain.median_ms", "ms", True),
+    ("pad trigger call, variants + layers + shape + tilt / plain", "instrument.pad_trigger.ratio_median", "x", True),
+    ("16 pads x 4 variants x 4 layers made in the background", "instrument.variants.sounds_per_s", "sounds/s", False),
+    ("kit randomize, median", "instrument.kit.randomize.median_ms", "ms", True),
+    ("model switch to ready (shipped model)", "instrument.model_switch.seconds", "s", True),
+    ("triggers refused during a model switch", "instrument.model_switch.trigger_errors", "", True),
 ]
 
 
@@ -215,6 +222,8 @@ def main() -> int:
         ("midi", ["--messages", "200"] if q else [], 900),
         ("maps", [*model, *(["--quick"] if q else [])], 3600),
         ("evaluation", ["--grid", "4"] if q else [], 3600),
+        ("instrument", [*(model or ["--model", str(ROOT / "models" / "default")]),
+                        *(["--files", "5", "--triggers", "50"] if q else [])], 1800),
     ]
     result: dict[str, Any] = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "quick": q,
                               "model": str(args.model or "untrained, default size"), "machine": machine()}

@@ -517,6 +517,7 @@ class Engine:
         with self._lock:
             pad = dataclasses.replace(self._pads[n], **settings)
             self._pads[n] = pad
+        self.generator.request(f"pad{n}", pad.xy)  # variant 0 is the pad's own sound: its exact one
         self._make_variants(n, pad)
         return pad
 
