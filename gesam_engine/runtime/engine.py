@@ -50,7 +50,7 @@ from gesam_engine.runtime.model_switch import ModelParts, ModelSwitcher
 from gesam_engine.runtime.pads import SHAPE_PARAMS, Pad, PadError, default_pads
 from gesam_engine.runtime.renderer import MAX_GAIN
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
-from gesam_engine.runtime.tilt import TiltCache
+from gesam_engine.runtime.tilt import TiltCache, TiltWarmer
 from gesam_engine.runtime.trigger_log import TriggerRecord
 from gesam_engine.runtime.variations import VariantPicker, layer_of, pad_points, variant_point
 from gesam_engine.runtime.voices import release_slots
@@ -117,6 +117,7 @@ class Engine:
         self._bend = 0.0
         self._pads = default_pads(self.config.engine.pads)
         self._tilts = TiltCache(self.sample_rate)  # pads' tilted sounds, filtered once per sound and tilt
+        self._tilt_warmer = TiltWarmer(self._tilts)  # ...ahead of the hits, off the trigger's thread
         self._variants = VariantPicker()
         self._history = KitHistory()  # the kits before each randomise or program change, for undo
         self._random = random.Random()
@@ -240,6 +241,7 @@ class Engine:
             self._watch_thread.join(timeout=5)
             self._watch_thread = None
         self.generator.stop()
+        self._tilt_warmer.stop()
         try:
             self.output.close()
         finally:
@@ -267,7 +269,23 @@ class Engine:
                 self.errors += 1
 
     def _ready(self, slot: str, xy: tuple[float, float], ms: float) -> None:
+        if slot.startswith(("pad", "variant")):  # a pad's new sound: its tilted copy is made now, not at its hit
+            n = slot.removeprefix("pad").removeprefix("variant").split(":", 1)[0]
+            if n.isdigit() and int(n) < len(self._pads) and self._pads[int(n)].tilt:
+                self._warm_tilt(int(n))
         self._emit("ready", {"slot": slot, "xy": xy, "ms": ms})
+
+    def _warm_tilt(self, n: int) -> None:
+        """Filter pad ``n``'s ready sounds for its tilt on the warmer's thread."""
+        self._tilt_warmer.warm(n, lambda: self._pad_sounds(n), self._pads[n].tilt)
+
+    def _pad_sounds(self, n: int) -> list[np.ndarray]:
+        """The sounds pad ``n``'s hits would play now: its ready variants, and its own (or nearest) sound."""
+        pad = self._pads[n]
+        cache = self.cache
+        waves = [hit.wave for xy in pad_points(pad) if (hit := cache.get(xy)) is not None]
+        near = cache.nearest(pad.xy)
+        return waves + ([near.wave] if near is not None else [])
 
     def _output_changed(self, state: str, message: str) -> None:
         self._emit("output", {"state": state, "message": message})
@@ -463,6 +481,8 @@ class Engine:
         with self._lock:
             settings: dict[str, Any] = {param: float(value)}
             pad = self._pads[n] = dataclasses.replace(self._pads[n], **settings)
+        if param == "tilt":
+            self._warm_tilt(n)
         return pad
 
     def kit(self, name: str = "") -> Kit:

@@ -3,7 +3,8 @@ corner moves with |tilt|, baked into a copy of the sound before it is played.
 
 A fixed filter on a one-shot gives the same samples as a filter in the voice, so the audio
 callback keeps no filter state. ``tilt_sound`` is also what the SFZ export bakes into its WAVs,
-so an exported kit sounds like the engine. ``TiltCache`` filters a sound once per tilt.
+so an exported kit sounds like the engine. ``TiltCache`` filters a sound once per tilt;
+``TiltWarmer`` does it ahead of the hits, off the trigger's thread.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from typing import Callable
 
 import numpy as np
 
@@ -124,3 +126,58 @@ class TiltCache:
                 _, (_, old) = self._items.popitem(last=False)
                 self._bytes -= old.nbytes
         return tilted
+
+
+class TiltWarmer:
+    """Filters a pad's ready sounds for its tilt ahead of its hits, on a thread of its own, so a
+    hit after a tilt change (or after a new variant) finds its copy made instead of filtering on
+    the trigger's thread. Per pad the newest request wins: a knob sweep filters only where it stops."""
+
+    def __init__(self, cache: TiltCache) -> None:
+        self.cache = cache
+        self._pending: dict[int, tuple[Callable[[], list[np.ndarray]], float]] = {}
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.warmed = 0  # sounds filtered ahead of a hit
+
+    def warm(self, pad: int, sounds: Callable[[], list[np.ndarray]], tilt: float) -> None:
+        """Filter ``sounds()`` (called on the warmer's thread) for ``tilt``, replacing pad ``pad``'s older request."""
+        if tilt == 0.0:
+            return
+        with self._cond:
+            if self._stop:
+                return
+            self._pending[pad] = (sounds, tilt)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gesam-tilt", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stop or self._pending):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                _, (sounds, tilt) = self._pending.popitem()
+            try:
+                for sound in sounds():
+                    before = self.cache.filtered
+                    self.cache.get(sound, tilt)
+                    self.warmed += self.cache.filtered - before
+            except Exception:  # noqa: BLE001 - a bad sound is the trigger's to refuse; the warmer goes on
+                continue
+
+    def stop(self) -> None:
+        """End the thread (requests not yet filtered are dropped); a later ``warm`` starts a new one."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+        with self._cond:
+            self._stop, self._thread = False, None
+            self._pending.clear()

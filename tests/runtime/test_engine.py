@@ -438,3 +438,16 @@ def test_pitch_bend_pitches_cursor_play_and_is_checked(engine: Engine) -> None:
         wait_for(lambda: bool(np.isclose(engine.output.mixer.renderer.voices._rate, 2.0).any()))
     finally:
         engine.bend(0.0)
+
+
+def test_a_tilt_is_filtered_ahead_of_the_hit_off_the_trigger_thread(engine: Engine) -> None:
+    engine.set_pad(6, 0.5, 0.5)  # baked: ready at once
+    sound = engine.cache.get((0.5, 0.5)).wave
+    before = engine._tilt_warmer.warmed
+    engine.set_pad_shape(6, "tilt", 0.55)
+    wait_for(lambda: engine._tilt_warmer.warmed > before)
+    filtered = engine._tilts.filtered
+    assert engine._tilts.get(sound, 0.55) is engine._tilts.get(sound, 0.55)  # made, one copy
+    engine.trigger_pad(6)
+    assert engine._tilts.filtered == filtered  # the hit found its copy: nothing filtered on its thread
+    engine.set_pad_shape(6, "tilt", 0.0)
