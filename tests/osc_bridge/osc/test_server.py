@@ -324,6 +324,32 @@ def test_oscsend_moves_the_cursor_and_plays_a_note(server: OscServer, engine: An
     assert server.stats()["handled"] == 2 and server.stats()["errors"] == 0
 
 
+def test_oscsend_sets_a_pads_variation_shape_and_lock_and_randomizes_the_kit(server: OscServer, engine: Any) -> None:
+    if shutil.which("oscsend") is None:
+        pytest.skip("liblo's oscsend is not installed (apt-get install liblo-tools)")
+    port = str(server.address[1])
+
+    def send(*words: str) -> None:
+        subprocess.run(["oscsend", "localhost", port, *words], check=True, timeout=10)
+
+    send("/gesam/pad/2/variation", "fis", "0.05", "3", "random")
+    send("/gesam/pad/2/shape/decay", "f", "120")
+    send("/gesam/pad/2/lock", "i", "1")
+    wait_for(lambda: engine.pad(2).locked, 5)
+    pad = engine.pad(2)
+    assert (pad.variation, pad.variants, pad.variation_mode, pad.decay) == (pytest.approx(0.05), 3, "random", 120.0)
+    before = [engine.pad(n).xy for n in range(16)]
+    send("/gesam/kit/randomize")
+    wait_for(lambda: engine.pad(5).xy != before[5], 5)
+    assert engine.pad(2).xy == before[2]  # locked
+    send("/gesam/kit/undo")
+    wait_for(lambda: engine.pad(5).xy == before[5], 5)
+    send("/gesam/pad/2/lock", "i", "0")
+    send("/gesam/pad/2/variation", "f", "0")
+    send("/gesam/pad/2/shape/decay", "f", "0")
+    wait_for(lambda: engine.pad(2).variation == 0 and not engine.pad(2).locked and engine.pad(2).decay == 0, 5)
+
+
 PD_PATCH = """#N canvas 0 50 450 300 12;
 #X obj 10 10 loadbang;
 #X obj 10 40 t b b b b;
