@@ -139,6 +139,9 @@ class SoundFiles:
             if version is not None:
                 self._replaced.append((self.clock(), version.path))
             self._current[slot] = _Version(path, wave)
+        if version is not None:
+            with self._cond:  # the writer may be waiting with no timeout: it must time this removal
+                self._cond.notify()
         return (SOUND_ADDRESS, [slot, path.as_posix()])
 
     def _write(self, slot: str, wave: np.ndarray) -> Path:

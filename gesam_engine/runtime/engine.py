@@ -52,7 +52,9 @@ from gesam_engine.runtime.renderer import MAX_GAIN
 from gesam_engine.runtime.sound_cache import CachedSound, SoundCache
 from gesam_engine.runtime.tilt import TiltCache, TiltWarmer
 from gesam_engine.runtime.trigger_log import TriggerRecord
-from gesam_engine.runtime.variations import VariantPicker, layer_of, pad_points, variant_point
+from gesam_engine.runtime.variations import (
+    VariantPicker, layer_of, pad_points, pad_variants, variant_point, variant_slot,
+)
 from gesam_engine.runtime.voices import release_slots
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -402,16 +404,25 @@ class Engine:
 
     def _play(self, xy: tuple[float, float], velocity: float, rate: float, gain: float, choke: int,
               at: float | None, *, attack: float = 0.0, hold: float = 0.0, decay: float = 0.0, length: float = 0.0,
-              tilt: float = 0.0) -> TriggerInfo:
+              tilt: float = 0.0, pad: int = -1) -> TriggerInfo:
         """Send the sound of ``xy`` to the mixer; the shape (a Pad's, ms and -1..1) goes with it, the
-        tilt as a filtered copy of the sound (made once per sound and tilt, ``TiltCache``)."""
+        tilt as a filtered copy of the sound, made ahead by the warmer (``TiltWarmer``). A hit never
+        filters: until the copy for this tilt is made it plays the sound's last tilted copy (a tilt
+        sweep), or the sound itself, and asks the warmer for pad ``pad``'s copies."""
         arrival = time.perf_counter()
         velocity = min(max(_finite("velocity", velocity), 0.0), 1.0)
         if at is not None:
             _finite("trigger time", at)
         hit, exact = self._ready_sound(xy)
         info = TriggerInfo(next(self._ids), xy, hit.xy, exact, math.dist(xy, hit.xy))
-        wave = self._tilts.get(hit.wave, tilt)
+        wave = hit.wave
+        if tilt:
+            tilted = self._tilts.peek(hit.wave, tilt)
+            if tilted is None:
+                tilted = self._tilts.latest(hit.wave)
+                if pad >= 0:
+                    self._warm_tilt(pad)
+            wave = hit.wave if tilted is None else tilted
         if not self.output.play(wave, velocity=velocity, gain=gain, rate=rate, choke=choke, arrival=arrival,
                                 trigger_id=info.trigger_id, at=at, attack=attack, hold=hold, decay=decay,
                                 length=length):
@@ -460,9 +471,8 @@ class Engine:
         """Store a map point (and optional name/pitch/gain/choke) on pad ``n``; its sound is made."""
         self._check_pad(n)
         xy = clamp_point(x, y)
-        pad = dataclasses.replace(self._pads[n], x=xy[0], y=xy[1], **settings)
-        with self._lock:  # as move(): the parts of one model, never an old grid's sound in a new cache
-            self._pads[n] = pad
+        with self._lock:  # read and write in one step; and as move(): the parts of one model
+            pad = self._pads[n] = dataclasses.replace(self._pads[n], x=xy[0], y=xy[1], **settings)
             grid, cache, generator = self.grid, self.cache, self.generator
         if grid is not None:
             grid.fill(cache, xy)
@@ -498,14 +508,16 @@ class Engine:
         if len(kit.pads) != len(self._pads):
             raise ConfigError(f"kit {kit.name!r} has {len(kit.pads)} pads but the engine has {len(self._pads)} "
                               "(engine.pads in the engine config)")
-        self._history.push(self.kit(self._kit_name))
-        self._set_pads(kit)
+        with self._lock:
+            self._history.push(Kit(self._kit_name, tuple(self._pads)))
+            self._install(kit)
+        self._ask_pads(kit)
 
     def trigger_pad(self, n: int, velocity: float = 1.0, at: float | None = None) -> TriggerInfo:
         """Play pad ``n`` with its pitch, level and choke group (timed when ``at`` is given)."""
         pad = self.pad(n)
         return self._play(self._pad_point(n, pad, velocity), velocity, pad.rate, pad.gain, pad.choke, at,
-                          attack=pad.attack, hold=pad.hold, decay=pad.decay, length=pad.length, tilt=pad.tilt)
+                          attack=pad.attack, hold=pad.hold, decay=pad.decay, length=pad.length, tilt=pad.tilt, pad=n)
 
     def _pad_point(self, n: int, pad: Pad, velocity: float) -> tuple[float, float]:
         """The point pad ``n``'s hit plays: its velocity layer's next variant when that sound is
@@ -513,18 +525,20 @@ class Engine:
         if pad.variation == 0 and pad.soft_x == 0 and pad.soft_y == 0:
             return pad.xy
         v = min(max(_finite("velocity", velocity), 0.0), 1.0)
-        xy = variant_point(pad, layer_of(pad, v), self._variants.pick(n, pad))
+        layer, k = layer_of(pad, v), self._variants.pick(n, pad)
+        xy = variant_point(pad, layer, k)
         if xy == pad.xy or xy in self.cache:
             return xy
-        self.generator.request(f"variant{n}:{xy[0]:.4f},{xy[1]:.4f}", xy, background=True)
+        self.generator.request(variant_slot(n, layer, k), xy, background=True)  # evicted: made again
         return pad.xy
 
     def _make_variants(self, n: int, pad: Pad) -> None:
         """Ask (in the background) for every sound pad ``n``'s hits can play, besides its own."""
         self._variants.reset(n)
-        for xy in pad_points(pad):
+        self.generator.forget(f"variant{n}:")  # points of the pad's old settings are not made any more
+        for layer, k, xy in pad_variants(pad):
             if xy != pad.xy:
-                self.generator.request(f"variant{n}:{xy[0]:.4f},{xy[1]:.4f}", xy, background=True)
+                self.generator.request(variant_slot(n, layer, k), xy, background=True)
 
     def _make_all_variants(self) -> None:
         """Every pad's variants asked for again (a new model makes new sounds)."""
@@ -572,25 +586,33 @@ class Engine:
         """A new point for every unlocked pad, in the class region its name says (anywhere when the
         name says none or the model has no maps); undo brings the kit before back."""
         rng = random.Random(seed) if seed is not None else self._random
-        before = self.kit(self._kit_name)
-        kit = dataclasses.replace(randomize(before, self.maps, rng, card_labels(self.model.card)), name="random")
-        self._history.push(before)
-        self._set_pads(kit)
+        labels = card_labels(self.model.card)
+        with self._lock:  # snapshot, draw and install in one step: a pad change meanwhile is never lost
+            before = Kit(self._kit_name, tuple(self._pads))
+            kit = dataclasses.replace(randomize(before, self.maps, rng, labels), name="random")
+            self._history.push(before)
+            self._install(kit)
+        self._ask_pads(kit)
         return kit
 
     def undo_kit(self) -> Kit:
         """The pads as they were before the last randomise or program change."""
-        kit = self._history.pop()
-        if kit is None:
-            raise GesamError("nothing to undo: the kit has not been randomised or changed by a program change")
-        self._set_pads(kit)
+        with self._lock:
+            kit = self._history.pop()
+            if kit is None:
+                raise GesamError("nothing to undo: the kit has not been randomised or changed by a program change")
+            self._install(kit)
+        self._ask_pads(kit)
         return kit
 
-    def _set_pads(self, kit: Kit) -> None:
-        """Every pad from ``kit``; their sounds and variants are asked for."""
-        with self._lock:
-            self._pads = list(kit.pads)
-            self._kit_name = kit.name
+    def _install(self, kit: Kit) -> None:
+        """Every pad and the kit's name from ``kit``. The caller holds the engine lock."""
+        self._pads = list(kit.pads)
+        self._kit_name = kit.name
+
+    def _ask_pads(self, kit: Kit) -> None:
+        """Ask for the sounds and variants of ``kit``'s pads (its grid cells at once when baked)."""
+        with self._lock:  # the parts of one model, as move()
             grid, cache, generator = self.grid, self.cache, self.generator
         for n, pad in enumerate(kit.pads):
             if grid is not None:
@@ -610,8 +632,9 @@ class Engine:
         (found,) = locate(self.model, [file], nearest=5)
         if isinstance(found, GesamError):
             raise found
-        self.move(found.x, found.y)
-        return found.to_dict()
+        x, y = self.move(found.x, found.y)
+        # the cursor's point (clamped to the map, as /gesam/state/xy says); the encoder's own in map_x, map_y
+        return {**found.to_dict(), "x": x, "y": y, "map_x": found.x, "map_y": found.y}
 
     def note(self, note: int, velocity: int, at: float | None = None) -> TriggerInfo | None:
         """A MIDI note-on: pad notes play pads, other notes play the cursor pitched from root_note."""

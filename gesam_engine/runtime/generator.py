@@ -153,6 +153,14 @@ class Generator:
             (self._background if background else self._pending)[slot] = (xy, now)
             self._cond.notify()
 
+    def forget(self, prefix: str) -> int:
+        """Drop the background requests whose slot starts with ``prefix`` (a pad's old variants); how many."""
+        with self._cond:
+            stale = [slot for slot in self._background if slot.startswith(prefix)]
+            for slot in stale:
+                del self._background[slot]
+            return len(stale)
+
     def observe_cursor(self, xy: tuple[float, float]) -> None:
         """Remember the cursor's path, for prefetching ahead of it."""
         self._path.append((xy[0], xy[1], time.perf_counter()))
@@ -210,14 +218,15 @@ class Generator:
                         break  # idle: time to prefetch
                 if self._stop:
                     return
-                source = self._pending if self._pending or self._renders else self._background
+                background = not (self._pending or self._renders)
+                source = self._background if background else self._pending
                 batch = list(source.items())[: self.config.max_batch]
                 for slot, _ in batch:
                     del source[slot]
                 renders = [self._renders.popleft() for _ in range(min(len(self._renders), self.config.max_batch))]
             try:
                 if batch or renders:
-                    self._serve(batch, renders)
+                    self._serve(batch, renders, timed=not background)
                 elif self.config.prefetch:
                     targets = self.prefetch_targets()
                     if targets:
@@ -246,16 +255,26 @@ class Generator:
         self,
         batch: list[tuple[str, tuple[tuple[float, float], float]]],
         renders: list[tuple[tuple[float, float], concurrent.futures.Future[np.ndarray]]],
+        timed: bool = True,
     ) -> None:
+        """Make ``batch`` and ``renders`` in one pass; ``timed`` False keeps background work (which
+        waits by design) out of ``ready_ms``, the figure of how soon a point someone asked for is ready."""
+        if not timed:  # made meanwhile (a pad's own request, a prefetch): nothing to do but tell
+            ready = [(slot, req) for slot, req in batch if req[0] in self.cache]
+            batch = [(slot, req) for slot, req in batch if req[0] not in self.cache]
+            for slot, (xy, _) in ready:
+                if self.on_ready is not None:
+                    self.on_ready(slot, xy, 0.0)
         points = list(dict.fromkeys([xy for _, (xy, _) in batch] + [xy for xy, _ in renders]))
-        waves = dict(zip(points, self._make(points)))
+        waves = dict(zip(points, self._make(points))) if points else {}
         for p, w in waves.items():
             self.cache.put(p, w)
         self.generated += len(points)
         now = time.perf_counter()
         for slot, (xy, asked) in batch:
             ms = (now - asked) * 1e3
-            self.ready_ms.append(ms)
+            if timed:
+                self.ready_ms.append(ms)
             if self.on_ready is not None:
                 self.on_ready(slot, xy, ms)
         for xy, future in renders:

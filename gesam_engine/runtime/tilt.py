@@ -98,9 +98,29 @@ class TiltCache:
         self.sample_rate = int(sample_rate)
         self.max_bytes = int(max_mb * 2**20)
         self._items: OrderedDict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._latest: dict[int, tuple[int, float]] = {}  # source id -> the key of its newest tilted copy
         self._bytes = 0
         self._lock = threading.Lock()
         self.filtered = 0  # sounds filtered so far (one per new source and tilt)
+
+    def peek(self, sound: np.ndarray, tilt: float) -> np.ndarray | None:
+        """``sound``'s copy for ``tilt`` when it is made (``sound`` itself at 0), else None; never filters."""
+        if tilt == 0.0:
+            return sound
+        with self._lock:
+            hit = self._items.get((id(sound), float(tilt)))
+            if hit is None or hit[0] is not sound:
+                return None
+            self._items.move_to_end((id(sound), float(tilt)))
+            return hit[1]
+
+    def latest(self, sound: np.ndarray) -> np.ndarray | None:
+        """The newest tilted copy of ``sound`` at any tilt (None: none made): what a hit plays while a
+        tilt sweep runs ahead of the warmer."""
+        with self._lock:
+            key = self._latest.get(id(sound))
+            hit = self._items.get(key) if key is not None else None
+            return hit[1] if hit is not None and hit[0] is sound else None
 
     def get(self, sound: np.ndarray, tilt: float) -> np.ndarray:
         """``sound`` tilted by ``tilt`` (``sound`` itself at 0), filtered on the first call only."""
@@ -121,10 +141,13 @@ class TiltCache:
                 self._bytes -= self._items.pop(key)[1].nbytes
             self.filtered += 1
             self._items[key] = (sound, tilted)
+            self._latest[key[0]] = key
             self._bytes += tilted.nbytes
             while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, (_, old) = self._items.popitem(last=False)
+                old_key, (_, old) = self._items.popitem(last=False)
                 self._bytes -= old.nbytes
+                if self._latest.get(old_key[0]) == old_key:
+                    del self._latest[old_key[0]]
         return tilted
 
 

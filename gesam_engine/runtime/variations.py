@@ -47,11 +47,21 @@ def variant_count(pad: Pad) -> int:
     return pad.variants if pad.variation > 0 else 1
 
 
-def pad_points(pad: Pad) -> list[tuple[float, float]]:
-    """Every point the pad's hits can play: each layer's variants, top layer first (made first)."""
+def pad_variants(pad: Pad) -> list[tuple[int, int, tuple[float, float]]]:
+    """(layer, variant, point) of every sound the pad's hits can play, top layer first (made first)."""
     layers = range(pad.layers - 1, -1, -1) if (pad.soft_x or pad.soft_y) else [pad.layers - 1]
-    points = [variant_point(pad, layer, k) for layer in layers for k in range(variant_count(pad))]
-    return list(dict.fromkeys(points))
+    return [(layer, k, variant_point(pad, layer, k)) for layer in layers for k in range(variant_count(pad))]
+
+
+def pad_points(pad: Pad) -> list[tuple[float, float]]:
+    """Every point the pad's hits can play (``pad_variants``' points, each once)."""
+    return list(dict.fromkeys(xy for _, _, xy in pad_variants(pad)))
+
+
+def variant_slot(n: int, layer: int, variant: int) -> str:
+    """The generator slot of pad ``n``'s variant: one per (layer, variant), so a newer point for it
+    replaces a request not yet made (a knob sweep queues one render per variant, not one per step)."""
+    return f"variant{n}:{layer}:{variant}"
 
 
 class VariantPicker:

@@ -223,7 +223,10 @@ class MidiMapper:
             return  # a cursor controller stays the cursor's: learn stays armed for another one
         controls = {cc: t for cc, t in m.controls.items() if t != target}
         controls[str(control)] = target
-        self._mapping = dataclasses.replace(m, controls=controls)
+        try:
+            self._mapping = dataclasses.replace(m, controls=controls)
+        except ConfigError:  # a channel mode controller (120..127: all notes off, ...): learn stays armed
+            return
         self._values.pop(control, None)
         self._learning = None
 

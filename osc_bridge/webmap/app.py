@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 from gesam_engine.errors import GesamError
-from osc_bridge.commands import Locate
+from osc_bridge.commands import SLOW, Locate
 from osc_bridge.osc.parse import DEFAULT_PADS, OscError, parse
 from osc_bridge.webmap.upload import AUDIO_KINDS, display_name, is_upload_type, private_copy, temp_suffix
 
@@ -293,7 +293,8 @@ class WebApp:
         address = data["address"]
         try:
             cmd = parse(address, args, self.pads)
-            with self._execute_lock:
+            # a slow command (a locate, the sound files) never holds up the clicks behind it
+            with self._locate_lock if isinstance(cmd, SLOW) else self._execute_lock:
                 replies = self.controller.execute(cmd)
         except OscError as exc:
             raise HttpError(400, str(exc)) from None

@@ -324,6 +324,7 @@ def test_a_pads_shape_reaches_the_audio(fresh: Engine) -> None:
     e.set_pad_shape(0, "decay", 50.0)
     e.set_pad_shape(2, "tilt", -0.8)
     sound = e.cache.get((0.5, 0.5)).wave
+    wait_for(lambda: e._tilts.peek(sound, -0.8) is not None)  # made ahead, off the trigger's thread
     assert _last_loud(sound) > 0.1 * RATE  # unshaped, it is still loud after 60 ms
     for n in (0, 1, 2, 2):
         assert e.trigger_pad(n).exact
@@ -451,3 +452,23 @@ def test_a_tilt_is_filtered_ahead_of_the_hit_off_the_trigger_thread(engine: Engi
     engine.trigger_pad(6)
     assert engine._tilts.filtered == filtered  # the hit found its copy: nothing filtered on its thread
     engine.set_pad_shape(6, "tilt", 0.0)
+
+
+def test_a_hit_never_filters_it_plays_the_last_tilted_copy_until_the_new_one_is_made(engine: Engine,
+                                                                                      monkeypatch) -> None:
+    engine.set_pad(7, 0.5, 0.5)
+    sound = engine.cache.get((0.5, 0.5)).wave
+    engine.set_pad_shape(7, "tilt", -0.3)
+    wait_for(lambda: engine._tilts.peek(sound, -0.3) is not None)
+    asked: list[int] = []
+    monkeypatch.setattr(engine._tilt_warmer, "warm", lambda n, *_: asked.append(n))  # the warmer falls behind
+    engine.set_pad_shape(7, "tilt", -0.31)  # a sweep goes on
+    filtered = engine._tilts.filtered
+    played: list[np.ndarray] = []
+    real_play = engine.output.play
+    monkeypatch.setattr(engine.output, "play", lambda wave, **kw: played.append(wave) or real_play(wave, **kw))
+    assert engine.trigger_pad(7).exact
+    assert engine._tilts.filtered == filtered and asked  # nothing filtered on the hit; the warmer was asked
+    assert played[-1] is engine._tilts.peek(sound, -0.3)  # the sweep's last copy plays meanwhile
+    monkeypatch.undo()
+    engine.set_pad_shape(7, "tilt", 0.0)

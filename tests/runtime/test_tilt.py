@@ -139,3 +139,17 @@ def test_threads_asking_at_once_get_one_copy() -> None:
     for t in threads:
         t.join()
     assert len(results) == 4 and all(r is results[0] for r in results)
+
+
+def test_peek_never_filters_and_latest_is_the_newest_copy_of_a_sound() -> None:
+    from gesam_engine.runtime.tilt import TiltCache
+
+    cache = TiltCache(48000)
+    sound = np.sin(np.linspace(0, 400, 4800)).astype(np.float32)
+    assert cache.peek(sound, 0.5) is None and cache.latest(sound) is None and cache.filtered == 0
+    assert cache.peek(sound, 0.0) is sound
+    a = cache.get(sound, 0.5)
+    b = cache.get(sound, -0.5)
+    assert cache.peek(sound, 0.5) is a and cache.latest(sound) is b and cache.filtered == 2
+    other = sound.copy()
+    assert cache.latest(other) is None  # another array, even with the same samples

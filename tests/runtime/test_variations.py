@@ -104,3 +104,15 @@ def test_soft_hits_play_the_soft_layers_point(engine: Engine) -> None:
     assert engine.trigger_pad(4, 0.2).played_xy == soft
     assert engine.trigger_pad(4, 1.0).played_xy == pad.xy
     assert engine.note(36 + 4, 20) is not None and engine.pad(4).layers == 2
+
+
+def test_a_knob_sweep_queues_one_render_per_variant_not_one_per_step(engine: Engine) -> None:
+    engine.generator.stop()  # nothing is made: what waits is what a sweep left behind
+    waiting = engine.generator.pending()
+    engine.set_pad_layers(5, 0.0, -0.2, 4)
+    for step in range(1, 60):  # a MIDI sweep of the variation knob
+        engine.set_pad_variation(5, step / 240, 4)
+    assert engine.generator.pending() - waiting <= 4 * 4  # the newest point of each (layer, variant)
+    engine.set_pad_variation(5, 0.0)
+    engine.set_pad_layers(5, 0.0, 0.0)
+    assert engine.generator.pending() - waiting <= 1  # the old settings' variants are forgotten

@@ -215,6 +215,7 @@ def test_learned_controls_drive_pad_shapes_variation_and_kit_buttons(tmp_path) -
     assert mapper.map(cc(24, 100)) == [KitRandomize()]
     mapper.learn("kit/undo")
     mapper.map(cc(16, 127))  # the cursor's controller stays the cursor's: learn stays armed
+    assert mapper.map(cc(123, 0)) == []  # a DAW's all-notes-off on stop is not learned and raises nothing
     assert mapper.learning == "kit/undo"
     assert mapper.map(cc(25, 127)) == [KitUndo()]
     assert MidiMapping.load(mapper.mapping.save(tmp_path / "learned.toml")) == mapper.mapping
