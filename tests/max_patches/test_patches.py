@@ -12,7 +12,7 @@ import json
 import re
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Hashable, Iterable, Iterator
 
 import pytest
 
@@ -91,10 +91,12 @@ def cords(patcher: dict[str, Any]) -> Iterator[tuple[str, int, str, int]]:
         yield src, outlet, dst, inlet
 
 
-def reaches(patcher: dict[str, Any], start: str, goal: str, outlet: int | None = None) -> bool:
-    """Whether cords lead from ``start`` (only from its ``outlet``, when given) to ``goal``."""
-    graph: dict[str, set[str]] = {}
-    for src, out, dst, _ in cords(patcher):
+def _reachable(edges: Iterable[tuple[Hashable, int, Hashable, int]], start: Hashable, goal: Hashable,
+               outlet: int | None) -> bool:
+    """Whether ``edges`` (source, outlet, destination, inlet) lead from ``start`` (only from its
+    ``outlet``, when given) to ``goal``: breadth first."""
+    graph: dict[Hashable, set[Hashable]] = {}
+    for src, out, dst, _ in edges:
         if src != start or outlet is None or out == outlet:
             graph.setdefault(src, set()).add(dst)
     seen, todo = {start}, deque([start])
@@ -106,6 +108,11 @@ def reaches(patcher: dict[str, Any], start: str, goal: str, outlet: int | None =
                 seen.add(nxt)
                 todo.append(nxt)
     return False
+
+
+def reaches(patcher: dict[str, Any], start: str, goal: str, outlet: int | None = None) -> bool:
+    """Whether cords lead from ``start`` (only from its ``outlet``, when given) to ``goal``."""
+    return _reachable(cords(patcher), start, goal, outlet)
 
 
 def find(patcher: dict[str, Any], maxclass: str, text: str | None = None) -> list[str]:
@@ -405,19 +412,7 @@ def test_pd_feedback_routes_only_outgoing_addresses() -> None:
 
 def pd_reaches(text: str, start: int, goal: int, outlet: int | None = None) -> bool:
     """Whether cords lead from box ``start`` (only from its ``outlet``, when given) to box ``goal``."""
-    graph: dict[int, set[int]] = {}
-    for src, out, dst, _ in pd_objects(text)[1]:
-        if src != start or outlet is None or out == outlet:
-            graph.setdefault(src, set()).add(dst)
-    seen, todo = {start}, deque([start])
-    while todo:
-        for nxt in graph.get(todo.popleft(), ()):
-            if nxt == goal:
-                return True
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return False
+    return _reachable(pd_objects(text)[1], start, goal, outlet)
 
 
 def pd_find(text: str, prefix: str) -> list[int]:
