@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; gesam errors print one clear line and exit 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `--nproc N` runs it again under torchrun
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
