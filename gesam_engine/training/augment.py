@@ -28,6 +28,7 @@ from gesam_engine.config import check, to_dict
 from gesam_engine.data.audio_io import read_audio, resample
 from gesam_engine.data.cache import FeatureCache
 from gesam_engine.data.corpus import CorpusItem
+from gesam_engine.data.frame_store import scratch_array
 from gesam_engine.data.preprocess import PreprocessConfig, prepare_wave
 from gesam_engine.errors import AudioFileError
 from gesam_engine.models.classifier import ClassifierConfig
@@ -118,7 +119,7 @@ def augmented_frames(
     Copies are cached per content hash under ``cache_dir`` (keyed by the preprocessing, the codec,
     the augmentation settings, the seed and the copy index) and are the same with or without it."""
     n_frames = codec.n_frames(preprocess.n_samples)
-    out = np.empty((len(items), aug.copies, n_frames, codec.n_features), dtype=np.float32)
+    out = scratch_array((len(items), aug.copies, n_frames, codec.n_features), cache_dir)  # on disk: K x the corpus
     if aug.copies == 0:
         return out
     key = {"preprocess": to_dict(preprocess), "codec": codec.to_config(),

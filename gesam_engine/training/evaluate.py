@@ -33,6 +33,7 @@ from gesam_engine.codec.quality import mrstft_distance
 from gesam_engine.config import from_dict
 from gesam_engine.data import Corpus, CorpusItem, build_corpus, prepare_wave, read_audio
 from gesam_engine.data.labels import load_label_config
+from gesam_engine.data.paging import note_read
 from gesam_engine.data.preprocess import PreprocessConfig
 from gesam_engine.errors import GesamError
 from gesam_engine.evaluation import (
@@ -45,7 +46,11 @@ K = 5
 
 
 def _batched(fn: Any, x: np.ndarray, batch: int) -> np.ndarray:
-    return np.concatenate([fn(x[i:i + batch]) for i in range(0, len(x), batch)])
+    out = []
+    for i in range(0, len(x), batch):
+        out.append(fn(x[i:i + batch]))
+        note_read(x, x[i:i + batch].nbytes)  # a mapped corpus: this process lets go of what it read now and then
+    return np.concatenate(out)
 
 
 def _candidates(model: GesamModel, val: np.ndarray, train: np.ndarray, train_points: np.ndarray,
@@ -95,7 +100,8 @@ def _training_corpus(model: GesamModel, train_roots: Sequence[Path] | None,
     if not keep:
         raise GesamError("none of the training files recorded in model.json could be encoded again; "
                          "give the training folders with `gesam evaluate --train DIR...`")
-    corpus = dataclasses.replace(corpus, items=[corpus.items[i] for i in keep], frames=corpus.frames[keep])
+    if len(keep) < len(corpus.items):  # else the corpus as built: its frames stay mapped, not copied
+        corpus = dataclasses.replace(corpus, items=[corpus.items[i] for i in keep], frames=corpus.frames[keep])
     return corpus, {"roots": [str(r) for r in recorded.folders], "source": "model.json",
                     "n_recorded": recorded.n_files}
 

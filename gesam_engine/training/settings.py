@@ -25,7 +25,7 @@ DERIVED = ("n_frames", "n_features")
 # the classifier's keys that follow from the codec and the corpus, never from [classifier]
 CLASSIFIER_DERIVED = (*DERIVED, "n_classes", "sample_rate")
 # [train] keys that change how a run is carried out, never what it learns: a resumed run may change them.
-RUN_KEYS = ("threads", "checkpoint_minutes")
+RUN_KEYS = ("threads", "checkpoint_minutes", "workers")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0  # torch threads; 0 = one on CPU (two were 16-65x slower than one beside other work)
     checkpoint_minutes: float = 5.0  # a resumable checkpoint this often (and at each stage's end); 0 = every epoch
+    workers: int = 0  # processes that encode the corpus (data/encode_pool.py); 0 = one per core but one, 1 = in-process
     batch_size: int = 32
     vae_epochs: int = 200
     vae_lr: float = 1e-3
@@ -58,6 +59,8 @@ class TrainConfig:
         check(self.seed >= 0, f"train.seed must be >= 0, got {self.seed}")
         check(0 <= self.threads <= 1024,
               f"train.threads must be in 0..1024 (0 = one thread on CPU, torch's default on a GPU), got {self.threads}")
+        check(0 <= self.workers <= 256,
+              f"train.workers must be in 0..256 (0 = one per core but one, 1 = encode in this process), got {self.workers}")
         check(0 <= self.checkpoint_minutes <= 10_000,
               f"train.checkpoint_minutes must be in 0..10000 (0 = after every epoch), got {self.checkpoint_minutes}")
         for name in ("vae_epochs", "transformer_epochs", "classifier_epochs", "warmup_epochs"):
