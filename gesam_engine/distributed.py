@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 from typing import Any, Sequence
 
 import torch
 
+from gesam_engine.child_signals import run_forwarding_signals
 from gesam_engine.errors import ConfigError
 
 MAX_NPROC = 256
@@ -127,8 +127,10 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     check_nproc(nproc)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "gesam_engine.cli.main", *argv]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.call(cmd, env=env)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+               # a stopped training run finishes its epoch and checkpoint before torchrun SIGKILLs it (default 30 s)
+               TORCH_ELASTIC_SHUTDOWN_TIMEOUT=os.environ.get("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "600"))
+    return run_forwarding_signals(cmd, env)  # Ctrl-C and SIGTERM reach torchrun (and its ranks) once
 
 
 def without_nproc(argv: Sequence[str]) -> list[str]:

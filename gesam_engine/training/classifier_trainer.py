@@ -23,8 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from gesam_engine.config import check, to_dict
+from gesam_engine.data.paging import on_device, rows
+from gesam_engine.distributed import SINGLE, Dist
 from gesam_engine.errors import ConfigError
 from gesam_engine.models import ClassifierConfig, FrameClassifier
+from gesam_engine.training import ddp
 from gesam_engine.training.loop import EpochHook, run_epochs
 from gesam_engine.training.settings import TrainConfig
 from gesam_engine.training.train_state import LoopState
@@ -92,6 +95,14 @@ def _accuracy(pred: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> tup
     return overall, per_class
 
 
+def _predict(model: FrameClassifier, frames: torch.Tensor, index: np.ndarray, device: torch.device,
+             batch: int = 256) -> np.ndarray:
+    """The predicted class [M] of the corpus rows ``index`` [M], gathered ``batch`` at a time."""
+    at = torch.from_numpy(index)
+    probs = [model.probabilities(rows(frames, at[i : i + batch], device).float(), batch) for i in range(0, index.size, batch)]
+    return np.concatenate(probs).argmax(-1) if probs else np.zeros(0, dtype=np.int64)
+
+
 def train_classifier(
     frames: torch.Tensor,
     labels: torch.Tensor,
@@ -106,13 +117,15 @@ def train_classifier(
     copies: np.ndarray | torch.Tensor | None = None,
     resume: LoopState | None = None,
     on_epoch: EpochHook | None = None,
+    dist: Dist = SINGLE,
 ) -> tuple[FrameClassifier, dict[str, Any]]:
     """Train on frames [N, T, D] with labels [N] (int64 in 0..n_classes-1); returns the model (eval,
     on ``device``) and a JSON-ready history with held-out and per-class accuracy (None without a holdout).
 
     ``copies`` [N, K, T, D] (``augment.augmented_frames``): each training item is, half the time,
     one of its K augmented copies instead (never for the holdout). ``resume`` continues a stopped
-    run; ``on_epoch`` sees every finished epoch (see ``run_epochs``)."""
+    run; ``on_epoch`` sees every finished epoch; ``dist`` trains across processes (see ``run_epochs``),
+    and only rank 0 scores the accuracies (None on the others)."""
     y = np.asarray(torch.as_tensor(labels).cpu(), dtype=np.int64)
     if frames.ndim != 3 or frames.shape[0] != y.size:
         raise ConfigError(f"train_classifier needs frames [N, T, D] and N labels, got {tuple(frames.shape)} and {y.size}")
@@ -140,20 +153,26 @@ def train_classifier(
 
     torch.manual_seed(train.seed + 2)
     model = FrameClassifier(cfg).to(device)
-    data = frames[torch.from_numpy(train_idx)].to(device, torch.float32)  # (N_train, T, D)
+    data = on_device(frames, device)  # (N, T, D) the corpus, not copied on the CPU: batches are gathered
+    order = torch.from_numpy(train_idx).to(data.device)  # training item -> corpus row
     target = torch.from_numpy(y[train_idx]).to(device)
     class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
-    bank = None  # (N_train, K, T, D) float16: half the memory, and frames in [0, 1] keep 3 decimals
+    bank = None  # (N, K, T, D) gathered per batch, rounded to float16 as it was kept (frames in [0, 1] keep 3 decimals)
     if copies is not None and copies.shape[1] > 0:
-        bank = torch.as_tensor(copies)[torch.from_numpy(train_idx)].to(device, torch.float16)
+        bank = torch.as_tensor(copies)
+    net = ddp.wrap(model, dist)
+    gather = ddp.BatchGather(dist)  # the class-weighted mean is over the whole global batch
 
     def step(idx: torch.Tensor, epoch: float) -> tuple[torch.Tensor, dict[str, float]]:
-        x, t = data[idx], target[idx]  # (B, T, D), (B,)
+        at = order[idx.to(order.device)]  # (B,) corpus rows
+        x = rows(data, at, device).float()  # (B, T, D)
         if bank is not None:
             k = torch.randint(0, bank.shape[1], idx.shape, device=device)  # (B,) global generator: resumable
             use = torch.rand(idx.shape, device=device) < COPY_SHARE  # (B,)
-            x = torch.where(use[:, None, None], bank[idx, k].float(), x)  # (B, T, D)
-        logits = model(augment_frames(x, augment))  # (B, C)
+            copy = bank[at.to(bank.device), k.to(bank.device)].to(device, torch.float16).float()  # (B, T, D)
+            x = torch.where(use[:, None, None], copy, x)  # (B, T, D)
+        logits, batch = gather(net(augment_frames(x, augment)), idx)  # (B, C), (B,): every rank's part
+        t = target[batch]
         loss = F.cross_entropy(logits, t, weight=class_weight, label_smoothing=cfg.label_smoothing)
         return loss, {"loss": loss.item(), "accuracy": (logits.argmax(-1) == t).float().mean().item()}
 
@@ -161,11 +180,14 @@ def train_classifier(
         model, int(train_idx.size), step, epochs=train.classifier_epochs, batch_size=train.batch_size,
         lr=train.classifier_lr, weight_decay=train.weight_decay, grad_clip=train.grad_clip,
         seed=train.seed + 2, device=device, desc="stage 3 classifier", progress=progress,
-        resume=resume, on_epoch=on_epoch,
+        resume=resume, on_epoch=on_epoch, dist=dist,
     )
-    train_acc, _ = _accuracy(model.probabilities(data).argmax(-1), y[train_idx], names)
-    hold_frames = frames[torch.from_numpy(hold_idx)]
-    hold_acc, per_class = _accuracy(model.probabilities(hold_frames).argmax(-1), y[hold_idx], names)
+    train_acc: float | None = None
+    hold_acc: float | None = None
+    per_class: dict[str, float | None] = {n: None for n in names}
+    if dist.is_main:  # the evaluation: rank 0 reports it, the others would only repeat it
+        train_acc, _ = _accuracy(_predict(model, data, train_idx, device), y[train_idx], names)
+        hold_acc, per_class = _accuracy(_predict(model, data, hold_idx, device), y[hold_idx], names)
     history.update(
         n_train=int(train_idx.size),
         n_holdout=int(hold_idx.size),

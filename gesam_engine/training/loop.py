@@ -1,6 +1,7 @@
 """The shared minibatch loop of every training stage: seeded shuffling, AdamW, cosine decay,
 gradient clipping, a progress bar per stage (epoch, ETA, loss), and a hook after each epoch
-that may save a resumable ``LoopState`` or stop the run."""
+that may save a resumable ``LoopState`` or stop the run. Across processes (``dist``) each rank
+takes its part of every global batch (see ``ddp``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from gesam_engine.distributed import SINGLE, Dist
 from gesam_engine.errors import CheckpointError
+from gesam_engine.training import ddp
 from gesam_engine.training.train_state import LoopState
 
 # A step function gets (batch indices, epoch progress in [0, epochs)) and returns the loss
-# to minimise plus named figures to average over the epoch.
+# to minimise plus named figures to average over the epoch. Across processes it gets this rank's
+# part of the batch and must run its module through the DDP wrapper (ddp.wrap).
 StepFn = Callable[[torch.Tensor, float], tuple[torch.Tensor, dict[str, float]]]
 # Called after every epoch with (epochs done, total epochs, a function that captures the live
 # state); it may write that state out and may raise to stop (resume.TrainingStopped).
@@ -38,12 +42,22 @@ def run_epochs(
     progress: bool | None = True,
     resume: LoopState | None = None,
     on_epoch: EpochHook | None = None,
+    dist: Dist = SINGLE,
 ) -> dict[str, object]:
     """Train ``module`` for ``epochs`` over ``n_items`` shuffled items; returns a history summary.
 
     ``resume`` continues a captured state exactly (same shuffles, noise and optimiser moments),
     so a run stopped and resumed ends with the weights of one that never stopped. ``progress``
-    None shows the bar only on a terminal; False never."""
+    None shows the bar only on a terminal; False never.
+
+    ``dist`` (several processes): every rank draws the same shuffle and steps on its part of each
+    global batch of ``batch_size``, its loss weighted by its share (DDP averages the gradients, so
+    a step is the one-process step up to per-rank noise and float order); the figures are summed
+    over ranks once per epoch; each rank's noise is reseeded per epoch (``ddp.reseed``); only rank
+    0 shows the bar. ``on_epoch`` runs on every rank (it may hold collectives)."""
+    ddp.check_batch(batch_size, dist)
+    if not dist.is_main:
+        progress = False
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     batches_per_epoch = max(1, math.ceil(n_items / batch_size))
@@ -65,10 +79,13 @@ def run_epochs(
             bar.set_postfix({k: f"{v:.4f}" for k, v in history[-1].items()})
         for epoch in range(start, epochs):
             order = torch.randperm(n_items, generator=gen)
+            ddp.reseed(seed, epoch, dist)
             sums: dict[str, float] = {}
             for b in range(batches_per_epoch):
-                idx = order[b * batch_size : (b + 1) * batch_size].to(device)
-                loss, figures = step(idx, epoch + b / batches_per_epoch)
+                idx, share = ddp.rank_part(order[b * batch_size : (b + 1) * batch_size], dist)
+                loss, figures = step(idx.to(device), epoch + b / batches_per_epoch)
+                if dist.active:  # DDP divides the summed gradients by the world: this makes them the batch mean's
+                    loss = loss * (share * dist.world)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward has no annotations
                 if grad_clip > 0:
@@ -76,7 +93,8 @@ def run_epochs(
                 opt.step()
                 sched.step()
                 for k, v in figures.items():
-                    sums[k] = sums.get(k, 0.0) + v
+                    sums[k] = sums.get(k, 0.0) + v * share
+            sums = ddp.sum_over_ranks(sums, dist)
             means = {k: v / batches_per_epoch for k, v in sums.items()}
             history.append(means)
             bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()}, refresh=False)

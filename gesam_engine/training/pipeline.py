@@ -1,5 +1,10 @@
 """``gesam train`` end to end: sample folders -> corpus -> VAE map -> transformer -> classifier -> model directory,
-with a resumable checkpoint beside the output along the way."""
+with a resumable checkpoint beside the output along the way.
+
+Across processes (torchrun; ``dist``): rank 0 checks the output, reads the checkpoint and hands it
+to the others; it builds the corpus first (filling the feature cache) and the others then read it
+from the cache; every rank trains each stage under DDP; rank 0 computes the map points and hands
+them on, and alone writes checkpoints, the model and map/points.json."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import json
 import os
 import platform
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -20,7 +25,9 @@ from gesam_engine.codec import Codec
 from gesam_engine.data import Corpus, build_corpus
 from gesam_engine.gesam_model import GesamModel, resolve_device
 from gesam_engine.config import to_dict
+from gesam_engine.distributed import SINGLE, Dist
 from gesam_engine.models import FrameClassifier, MapTransformer, MapVAE
+from gesam_engine.training import ddp
 from gesam_engine.training.augment import WaveAugment, augmented_frames
 from gesam_engine.training.classifier_trainer import train_classifier
 from gesam_engine.training.corpus_record import corpus_record
@@ -32,6 +39,7 @@ from gesam_engine.training.transformer_trainer import train_transformer
 from gesam_engine.training.vae_trainer import encode_all, train_vae
 
 UNLABELLED_COLOR = "#9e9e9e"
+T = TypeVar("T")
 
 
 def _classes(corpus: Corpus, settings: TrainSettings) -> list[dict[str, str]]:
@@ -65,6 +73,7 @@ def _train_classifier(
     on_epoch: EpochHook | None,
     codec: Codec,
     cache_dir: Path | None,
+    dist: Dist = SINGLE,
 ) -> tuple[FrameClassifier | None, dict[str, Any]]:
     """Stage 3 when the corpus has items of at least two classes; else (None, why there is none).
     Waveform-augmented copies (``augment_copies``) are made first, cached beside the frames."""
@@ -76,13 +85,20 @@ def _train_classifier(
     cfg = settings.classifier_config(len(corpus.class_names))
     copies = None
     if cfg.augment_copies:
-        copies = augmented_frames(corpus.items, codec, settings.preprocess, WaveAugment.of(cfg), settings.train.seed,
-                                  cache_dir, progress)  # (N, K, T, D)
+        copies = _cached(dist, cache_dir, lambda: augmented_frames(
+            corpus.items, codec, settings.preprocess, WaveAugment.of(cfg), settings.train.seed, cache_dir,
+            progress))  # (N, K, T, D)
     classifier, history = train_classifier(
         frames, torch.from_numpy(labels), len(corpus.class_names), cfg, settings.train, device, progress,
-        class_names=corpus.class_names, copies=copies, resume=resume, on_epoch=on_epoch,
+        class_names=corpus.class_names, copies=copies, resume=resume, on_epoch=on_epoch, dist=dist,
     )
     return classifier.cpu(), history
+
+
+def _cached(dist: Dist, cache_dir: Path | None, build: Callable[[], T]) -> T:
+    """``build()`` on every rank; with a cache, rank 0's first so the others read what it cached
+    instead of encoding the same files at the same time (without one each rank builds at once)."""
+    return build() if cache_dir is None else ddp.rank0_first(dist, build)
 
 
 def _restored(module: torch.nn.Module, weights: dict[str, torch.Tensor], stage: str, ckpt: Checkpointer) -> Any:
@@ -102,6 +118,7 @@ def train_model(
     *,
     resume: bool = False,
     stop: StopRequest | None = None,
+    dist: Dist | None = None,
 ) -> tuple[GesamModel, dict[str, Any]]:
     """Train every stage on the audio under ``roots`` and write the model directory ``output``.
 
@@ -115,21 +132,33 @@ def train_model(
     CheckpointError saying what differs) and ends with the weights an uninterrupted run would
     have; ``stop`` ends the run at an epoch's end with ``TrainingStopped``. Torch runs on
     ``train.threads`` threads (0: one on CPU) and the previous count is restored at the end.
-    ``progress`` None shows bars only on a terminal."""
+    ``progress`` None shows bars only on a terminal.
+
+    ``dist`` (``distributed.from_env`` under torchrun): train across its processes, each on its
+    ``dist.device``, with ``train.batch_size`` as the global batch (see the module docstring); only
+    rank 0 shows progress and writes. Every rank returns the same model; rank 0's report is the one."""
     train = settings.train
-    device = resolve_device(train.device)
-    ckpt = Checkpointer(output, train.checkpoint_minutes * 60, stop, progress)
-    if resume:  # reading the checkpoint first: "nothing to resume" says more than "the output exists"
-        resumed = ckpt.prepare(resume, force, settings.result_dict(), device)
+    dist = dist or SINGLE
+    device = dist.device if dist.active else resolve_device(train.device)
+    if not dist.is_main:
+        progress = False
+    ckpt = Checkpointer(output, train.checkpoint_minutes * 60, stop, progress, dist=dist)
+
+    def prepare() -> Resumed | None:
+        ddp.check_batch(train.batch_size, dist)
+        if resume:  # reading the checkpoint first: "nothing to resume" says more than "the output exists"
+            found = ckpt.prepare(resume, force, settings.result_dict(), device)
+            check_output(output, force, roots)
+            return found
         check_output(output, force, roots)
-    else:
-        check_output(output, force, roots)
-        resumed = ckpt.prepare(resume, force, settings.result_dict(), device)
+        return ckpt.prepare(resume, force, settings.result_dict(), device)
+
+    resumed = ddp.from_rank0(dist, prepare)
     previous = torch.get_num_threads()
     threads = train.threads or (1 if device.type == "cpu" else previous)
     torch.set_num_threads(threads)
     try:
-        return _train(roots, settings, output, cache_dir, force, progress, device, threads, ckpt, resumed)
+        return _train(roots, settings, output, cache_dir, force, progress, device, threads, ckpt, resumed, dist)
     finally:
         ckpt.release()
         torch.set_num_threads(previous)
@@ -146,18 +175,21 @@ def _train(
     threads: int,
     ckpt: Checkpointer,
     resumed: Resumed | None,
+    dist: Dist,
 ) -> tuple[GesamModel, dict[str, Any]]:
     """``train_model`` once the output, the checkpoint and the threads are settled."""
     train = settings.train
     codec = settings.make_codec()
     # build_corpus takes a plain bool: None (bars only on a terminal) has always meant no scan bar there
-    corpus = build_corpus(roots, codec, settings.preprocess, settings.labels, cache_dir, progress=bool(progress))
+    corpus = _cached(dist, cache_dir, lambda: build_corpus(roots, codec, settings.preprocess, settings.labels,
+                                                            cache_dir, progress=bool(progress),
+                                                            workers=settings.train.workers or None))
     record = corpus_record(roots, corpus)
     done: dict[str, dict[str, Any]] = {}
     weights: dict[str, dict[str, torch.Tensor]] = {}
     current: tuple[str, LoopState] | None = None
     if resumed is not None:
-        ckpt.check_corpus(record)
+        ddp.from_rank0(dist, lambda: ckpt.check_corpus(record))
         done, weights, current = resumed.done, resumed.weights, resumed.current
         ckpt.say(f"resuming after {resumed.where} (from {ckpt.folder})")
     ckpt.begin(settings.result_dict(), record, device)
@@ -169,9 +201,10 @@ def _train(
     if "vae" in done:
         vae, vae_hist = _restored(MapVAE(settings.vae).to(device), weights.get("vae", {}), "vae", ckpt), done["vae"]
     else:
-        vae, vae_hist = train_vae(frames, settings.vae, train, device, progress, resume=state("vae"), on_epoch=ckpt.hook("vae"))
+        vae, vae_hist = train_vae(frames, settings.vae, train, device, progress, resume=state("vae"),
+                                  on_epoch=ckpt.hook("vae"), dist=dist)
         ckpt.finish_stage("vae", vae, vae_hist)
-    latent = encode_all(vae, frames, device)  # (N, 2)
+    latent = ddp.from_rank0(dist, lambda: encode_all(vae, frames, device))  # (N, 2): the same points on every rank
     if "transformer" in done:
         transformer = _restored(MapTransformer(settings.transformer).to(device), weights.get("transformer", {}),
                                 "transformer", ckpt)
@@ -179,7 +212,7 @@ def _train(
     else:
         transformer, tf_hist = train_transformer(frames, latent, settings.transformer, train, device, progress,
                                                  resume=state("transformer"), on_epoch=ckpt.hook("transformer"),
-                                                 vae=vae.eval())
+                                                 vae=vae.eval(), dist=dist)
         ckpt.finish_stage("transformer", transformer, tf_hist)
     classifier: FrameClassifier | None
     if "classifier" in done:
@@ -189,7 +222,7 @@ def _train(
             "classifier", ckpt)
     else:
         classifier, clf_hist = _train_classifier(corpus, frames, settings, device, progress, state("classifier"),
-                                                 ckpt.hook("classifier"), codec, cache_dir)
+                                                 ckpt.hook("classifier"), codec, cache_dir, dist)
         if classifier is None:
             ckpt.skip_stage("classifier", clf_hist)
         else:
@@ -205,6 +238,7 @@ def _train(
         "device": str(device),
         "hardware": _hardware(device),
         "threads": threads,
+        "processes": dist.world,
         "torch": torch.__version__,
         "seconds": round(ckpt.seconds(), 2),
         "seed": train.seed,
@@ -224,8 +258,9 @@ def _train(
     model = GesamModel(codec, vae.cpu(), transformer.cpu(), extent, n_samples, _classes(corpus, settings), card,
                        classifier=classifier.cpu() if classifier is not None else None)
     points = extent.to_normalised(latent.numpy())
-    model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force, data_roots=roots)
-    ckpt.clear()
+    if dist.is_main:
+        model.save(output, extra_files={"map/points.json": _points_file(corpus, points)}, force=force, data_roots=roots)
+        ckpt.clear()
     report = {"output": str(output), "skipped": corpus.skipped, "checkpoint_ms": ckpt.write_ms,
               "checkpoint_folder": str(ckpt.folder), **training}
     return model, report

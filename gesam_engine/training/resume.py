@@ -9,6 +9,10 @@ optimiser moments). state.json is written last, so it always names a complete te
 Nothing is pickled; a damaged checkpoint is a CheckpointError. A checkpoint is written every
 ``checkpoint_minutes`` and at each stage's end; a stop request (Ctrl-C) is honoured at the next
 epoch's end, after a checkpoint. The folder is removed once the model is written.
+
+Across processes (``dist``) rank 0 alone reads and writes the folder (the pipeline hands what it
+read to the others); a stop asked of any rank is agreed at the epoch's end, so every rank stops
+after the same epoch, and they leave only once rank 0's checkpoint is written.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from tqdm.auto import tqdm
 from gesam_engine import __version__
 from gesam_engine.atomic_io import atomic_write
 from gesam_engine.checkpoint import open_regular
+from gesam_engine.distributed import SINGLE, Dist
 from gesam_engine.errors import CheckpointError
+from gesam_engine.training import ddp
 from gesam_engine.training.corpus_record import describe_difference
 from gesam_engine.training.loop import EpochHook
 from gesam_engine.training.train_state import LoopState
@@ -126,16 +132,19 @@ class Checkpointer:
     """Writes and reads one training run's checkpoint folder (see the module docstring).
 
     Call ``prepare`` before any work, ``begin`` once the corpus is known, ``hook(stage)`` for each
-    stage's loop, ``finish_stage`` after it, and ``clear`` once the model is written."""
+    stage's loop, ``finish_stage`` after it, and ``clear`` once the model is written. With ``dist``
+    call ``hook`` and ``finish_stage`` on every rank (they agree on stops), the rest on rank 0: the
+    others never touch the folder."""
 
     def __init__(self, output: Path, every_s: float, stop: StopRequest | None = None, progress: bool | None = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, dist: Dist = SINGLE) -> None:
         self.output = Path(os.path.abspath(output))
         self.folder = partial_dir(output)
         self.every_s = every_s
         self.stop = stop
         self.progress = progress
         self.clock = clock
+        self.dist = dist
         self.write_ms: list[float] = []  # how long each checkpoint took to write
         self._meta: dict[str, Any] = {}
         self._done: dict[str, dict[str, Any]] = {}
@@ -198,21 +207,35 @@ class Checkpointer:
         def on_epoch(done: int, epochs: int, capture: Callable[[], LoopState]) -> None:
             if done >= epochs:
                 return  # the stage's end is saved by finish_stage
-            stop = self.stop is not None and self.stop.check(stage, done)
-            if stop or self.clock() - self._last_save >= self.every_s:
-                self._save((stage, capture()), f"{STAGE_NAMES[stage]}, epoch {done}/{epochs}", must=stop)
+            stop = self._agreed_stop(stage, done)
+            where = f"{STAGE_NAMES[stage]}, epoch {done}/{epochs}"
+            try:
+                if self.dist.is_main and (stop or self.clock() - self._last_save >= self.every_s):
+                    self._save((stage, capture()), where, must=stop)
+            finally:
+                if stop:
+                    self.dist.barrier()  # the others leave once rank 0 has written the checkpoint
             if stop:
-                self._stopped(f"{STAGE_NAMES[stage]}, epoch {done}/{epochs}")
+                self._stopped(where)
         return on_epoch
+
+    def _agreed_stop(self, stage: str, epoch: int) -> bool:
+        """Whether to stop after ``epoch`` of ``stage``: asked of this process or of any other (a collective)."""
+        return ddp.any_rank(self.stop is not None and self.stop.check(stage, epoch), self.dist)
 
     def finish_stage(self, stage: str, module: torch.nn.Module, report: Mapping[str, Any]) -> None:
         """Record a finished stage (weights and report) and write a checkpoint."""
         self._weights[stage] = module.state_dict()
         self._done[stage] = dict(report)
         epochs = report.get("epochs", "?")
-        stop = self.stop is not None and self.stop.check(stage, int(epochs) if isinstance(epochs, int) else 0)
+        stop = self._agreed_stop(stage, int(epochs) if isinstance(epochs, int) else 0)
         where = f"{STAGE_NAMES[stage]} done ({epochs} epochs)"
-        self._save(None, where, must=stop)
+        try:
+            if self.dist.is_main:
+                self._save(None, where, must=stop)
+        finally:
+            if stop:
+                self.dist.barrier()
         if stop:
             self._stopped(where)
 
@@ -230,8 +253,10 @@ class Checkpointer:
         return self._base_seconds + time.perf_counter() - self._started
 
     def clear(self) -> None:
-        """Delete the checkpoint folder (the model is written); a failure is only reported."""
+        """Delete the checkpoint folder (the model is written); a failure is only reported. Rank 0 only."""
         self.release()
+        if not self.dist.is_main:
+            return
         try:
             self._remove(self._entries())
             if self.folder.is_dir():
@@ -254,8 +279,8 @@ class Checkpointer:
                 (self.folder / name).unlink(missing_ok=True)
 
     def say(self, line: str) -> None:
-        """Print a line above the progress bars (unless quiet)."""
-        if self.progress is not False:
+        """Print a line above the progress bars (unless quiet; rank 0 only)."""
+        if self.progress is not False and self.dist.is_main:
             tqdm.write(line, file=sys.stderr)
 
     def _stopped(self, where: str) -> None:
@@ -265,7 +290,9 @@ class Checkpointer:
 
     def _save(self, current: tuple[str, LoopState] | None, where: str, must: bool) -> None:
         """Write a checkpoint (tensor file, then state.json). A failure is a warning, or with ``must``
-        (a stop was asked for) a CheckpointError."""
+        (a stop was asked for) a CheckpointError. Rank 0 only."""
+        if not self.dist.is_main:
+            return
         started = time.perf_counter()
         tensors: dict[str, torch.Tensor] = {}
         for stage, weights in self._weights.items():
