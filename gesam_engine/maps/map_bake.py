@@ -7,9 +7,27 @@ Layout of a bake folder (by default ``<model>/map/bake/``)::
     index.json   format "gesam-bake", version 1: grid, order, weights sha256, shapes, done count
 
 The .npy files are created at full size up front (``np.lib.format.open_memmap``) and filled in
-chunks; after each chunk is flushed, ``index.json``'s ``done`` is rewritten atomically (temporary
-file + ``os.replace``), so an interrupted bake continues where it stopped. Loading never
-unpickles (``allow_pickle=False``) and maps the arrays read-only.
+chunks; after each round of chunks is flushed, ``index.json``'s ``done`` (rows [0, done) are
+written) is rewritten atomically (temporary file + ``os.replace``), so an interrupted bake
+continues where it stopped. Loading never unpickles (``allow_pickle=False``) and maps the arrays
+read-only.
+
+More than one process (``gesam bake --nproc N`` or torchrun; ``dist``): chunk k is rows
+[k*batch, (k+1)*batch) whatever the number of processes (``plan_chunks``), and in each round of
+``world`` consecutive chunks rank r bakes the r-th. Rank 0 alone writes: each other rank sends
+it its chunk's float16 bytes (``bake_exchange``); rank 0 writes the round's rows into the
+arrays, flushes them, and only then raises ``done`` past the round (a round is contiguous rows,
+so ``done`` stays a plain count). A process killed at any moment loses only rows past ``done``
+(rows a killed rank 0 had written but not counted are simply baked again), so a resume, with any
+number of processes, redoes exactly those. Only rank 0's disk holds the bake (several nodes
+need no shared folder); a round waits for its slowest rank, and chunks are all alike.
+
+The arrays are byte for byte those of a 1-process bake with the same batch size, on the same kind
+of device, with as many compute threads per process (OMP_NUM_THREADS; torchrun's processes get 1
+unless it is set): the model's sums depend on the batch's size (hence the fixed chunk
+boundaries) and, on a CPU, on the thread count (MKL's matrix products and the flash attention
+kernel split their sums by thread: measured on 1 vs 2 threads, a few rows differ in the last
+float16 bit), never on which rank made a chunk.
 """
 
 from __future__ import annotations
@@ -25,8 +43,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gesam_engine.atomic_io import atomic_write
+from gesam_engine.distributed import SINGLE, Dist
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
+from gesam_engine.maps.bake_exchange import hand_in, kill_if_asked, receive
 from gesam_engine.maps.grid import grid_points
 
 if TYPE_CHECKING:
@@ -54,7 +74,7 @@ class BakeIndex:
     n_samples: int  # L
     sample_rate: int
     settings: dict[str, Any]
-    done: int = 0
+    done: int = 0  # rows [0, done) are written
     seconds: float = 0.0
     format: str = FORMAT
     version: int = VERSION
@@ -92,12 +112,15 @@ class BakeIndex:
             raise CheckpointError(f"{where} is not a {FORMAT} version {VERSION} index "
                                   f"(format {d.get('format')!r}, version {d.get('version')!r}); bake again with --force")
         try:
-            return cls(grid=int(d["grid"]), weights={str(k): str(v) for k, v in d["weights"].items()},
-                       n_frames=int(d["T"]), n_features=int(d["D"]), n_samples=int(d["L"]),
-                       sample_rate=int(d["sample_rate"]), settings=dict(d["settings"]), done=int(d["done"]),
-                       seconds=float(d.get("seconds", 0.0)), dtype=str(d["dtype"]), order=str(d.get("order", ORDER)))
+            index = cls(grid=int(d["grid"]), weights={str(k): str(v) for k, v in d["weights"].items()},
+                        n_frames=int(d["T"]), n_features=int(d["D"]), n_samples=int(d["L"]),
+                        sample_rate=int(d["sample_rate"]), settings=dict(d["settings"]), done=int(d["done"]),
+                        seconds=float(d.get("seconds", 0.0)), dtype=str(d["dtype"]), order=str(d.get("order", ORDER)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{where} is incomplete or invalid ({exc!r}); bake again with --force") from None
+        if not 0 <= index.done <= index.total:
+            raise CheckpointError(f"{where}: done {index.done} is outside 0..{index.total}; bake again with --force")
+        return index
 
     def same_bake(self, other: "BakeIndex") -> bool:
         """True when ``other`` describes the same grid, model and settings (progress aside)."""
@@ -194,6 +217,83 @@ def _open_arrays(directory: Path, index: BakeIndex, fresh: bool) -> tuple[np.mem
     return out[0], (out[1] if index.audio else None)
 
 
+def _check_settings(grid: int, batch: int, iters: int | None) -> None:
+    if not 1 <= grid <= 1024:
+        raise GesamError(f"grid must be in 1..1024, got {grid}")
+    if not 1 <= batch <= 65536:
+        raise GesamError(f"batch must be in 1..65536, got {batch}")
+    if iters is not None and not 0 <= iters <= 1000:
+        raise GesamError(f"iters must be in 0..1000, got {iters}")
+
+
+def _bake_to_continue(want: BakeIndex, directory: Path, force: bool) -> BakeIndex | None:
+    """The index of the bake in ``directory`` to continue, or None to start a new one; CheckpointError
+    when another bake is there (unless ``force``) or its index is unreadable."""
+    if force or not (directory / INDEX).exists():
+        return None
+    try:
+        old = read_index(directory)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; or pass --force to start over") from None
+    if not old.same_bake(want):
+        diff = [k for k in ("grid", "weights", "n_samples", "sample_rate", "settings")
+                if getattr(old, k) != getattr(want, k)]
+        raise CheckpointError(
+            f"{directory} holds a different bake (its {', '.join(diff) or 'shape'} differ: grid {old.grid}, "
+            f"asked for grid {want.grid}); pass --force to start over, or choose another --out")
+    return old
+
+
+def check_bake(model: GesamModel, grid: int, directory: Path | str, batch: int = 64, iters: int | None = None,
+               audio: bool = True, force: bool = False) -> None:
+    """Raise what ``bake_grid`` would refuse before it bakes (bad settings, another bake in
+    ``directory`` without ``force``), writing nothing: ``gesam bake --nproc N`` asks before it starts N processes."""
+    _check_settings(grid, batch, iters)
+    _bake_to_continue(_expected_index(model, grid, iters, audio), Path(directory), force)
+
+
+def _open_bake(model: GesamModel, grid: int, directory: Path, iters: int | None, audio: bool,
+               force: bool) -> tuple[BakeIndex, np.memmap, np.memmap | None]:
+    """The index to fill and its arrays, open for writing: the bake to continue, or a new one (written)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    want = _expected_index(model, grid, iters, audio)
+    old = _bake_to_continue(want, directory, force)
+    index, fresh = (want, True) if old is None else (old, False)
+    try:
+        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
+    except (OSError, ValueError, EOFError):  # a resumable index whose arrays are gone or damaged: start over
+        index, fresh = want, True
+        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
+    if fresh:
+        if not audio:
+            (directory / AUDIO).unlink(missing_ok=True)
+        _write_index(directory, index)
+    return index, frames_mm, audio_mm
+
+
+def plan_chunks(done: int, total: int, batch: int) -> list[tuple[int, int]]:
+    """The [lo, hi) row chunks left after ``done``: cut at multiples of ``batch`` whoever bakes them,
+    as the model's sums depend on the batch's size (the first is shorter after a resume with another batch)."""
+    starts = range(done // batch * batch, total, batch)
+    return [(max(done, lo), min(total, lo + batch)) for lo in starts if max(done, lo) < min(total, lo + batch)]
+
+
+class RankZeroFailed(GesamError):
+    """Raised on the other ranks when rank 0 could not start a distributed bake (rank 0 says why)."""
+
+
+def _share_plan(dist: Dist, plan: dict[str, Any] | None, failure: BaseException | None) -> dict[str, Any]:
+    """Rank 0's plan (index and chunks) on every rank; rank 0's failure to make one ends every rank."""
+    if dist.active:
+        plan = dist.broadcast({"error": None if failure is None else f"{failure}", **(plan or {})})
+    if failure is not None:
+        raise failure
+    assert plan is not None
+    if plan.get("error") is not None:
+        raise RankZeroFailed(f"rank 0 could not start the bake: {plan['error']}")
+    return plan
+
+
 def bake_grid(
     model: GesamModel,
     grid: int,
@@ -204,66 +304,83 @@ def bake_grid(
     force: bool = False,
     progress: bool = True,
     stop: Callable[[], bool] | None = None,
+    dist: Dist | None = None,
 ) -> BakeIndex:
     """Bake the ``grid`` x ``grid`` map into ``directory`` (frames.npy, audio.npy, index.json).
 
-    Runs on ``model.device`` in batches of ``batch`` with the KV cache; ``iters`` Griffin-Lim
+    Runs on ``model.device`` in chunks of ``batch`` with the KV cache; ``iters`` Griffin-Lim
     iterations (None: the codec's). Continues an interrupted bake of the same grid, weights and
     settings; a different existing bake needs ``force``. Returns the final index. Call from any
     thread but the audio callback (it is long-running torch and file work). When ``stop()`` turns
-    true it returns between batches, unfinished (``complete`` is False) and resumable."""
-    if not 1 <= grid <= 1024:
-        raise GesamError(f"grid must be in 1..1024, got {grid}")
-    if not 1 <= batch <= 65536:
-        raise GesamError(f"batch must be in 1..65536, got {batch}")
-    if iters is not None and not 0 <= iters <= 1000:
-        raise GesamError(f"iters must be in 0..1000, got {iters}")
+    true it returns between batches, unfinished (``complete`` is False) and resumable.
+
+    ``dist``: this process's place in a distributed bake (module docstring); every rank calls it
+    with the same arguments, rank 0 writes and shows the bar, and only rank 0's result counts (the
+    others return the index as it was, ``run_sounds`` their own). ``stop`` is for one process."""
+    _check_settings(grid, batch, iters)
+    dist = dist or SINGLE
+    if dist.active and stop is not None:
+        raise GesamError("stop() works in a single-process bake only")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    want = _expected_index(model, grid, iters, audio)
-    index, fresh = want, True
-    if (directory / INDEX).exists() and not force:
+    index: BakeIndex | None = None
+    frames_mm: np.memmap | None = None
+    audio_mm: np.memmap | None = None
+    plan: dict[str, Any] | None = None
+    failure: BaseException | None = None
+    if dist.is_main:
         try:
-            old = read_index(directory)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{exc}; or pass --force to start over") from None
-        if not old.same_bake(want):
-            diff = [k for k in ("grid", "weights", "n_samples", "sample_rate", "settings")
-                    if getattr(old, k) != getattr(want, k)]
-            raise CheckpointError(
-                f"{directory} holds a different bake (its {', '.join(diff) or 'shape'} differ: grid {old.grid}, "
-                f"asked for grid {grid}); pass --force to start over, or choose another --out")
-        index, fresh = old, False
-    try:
-        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
-    except (OSError, ValueError, EOFError):  # a resumable index whose arrays are gone or damaged: start over
-        index, fresh = want, True
-        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
-    if fresh:
-        if not audio:
-            (directory / AUDIO).unlink(missing_ok=True)
-        _write_index(directory, index)
+            index, frames_mm, audio_mm = _open_bake(model, grid, directory, iters, audio, force)
+            plan = {"index": index, "chunks": plan_chunks(index.done, index.total, batch)}
+        except Exception as exc:  # told to every rank, then raised here as it was
+            failure = exc
+    plan = _share_plan(dist, plan, failure)
+    index = plan["index"] if index is None else index
+    chunks: list[tuple[int, int]] = plan["chunks"]
+    settings_iters, with_audio = index.settings["iters"], index.audio
+    t, d, n = index.n_frames, index.n_features, index.n_samples
     points = grid_points(grid)
-    start_done, started = index.done, time.perf_counter()
+    start_done, started, mine = index.done, time.perf_counter(), 0
     bar = tqdm(total=index.total, initial=index.done, desc=f"bake {grid}x{grid}", unit="sound",
-               disable=not progress, dynamic_ncols=True, smoothing=0.1)
+               disable=not (progress and dist.is_main), dynamic_ncols=True, smoothing=0.1)
+    handed_in = 0
     try:
-        while index.done < index.total and not (stop is not None and stop()):
-            lo, hi = index.done, min(index.done + batch, index.total)
+        for first in range(0, len(chunks), dist.world):
+            if stop is not None and stop():
+                break
+            round_chunks = chunks[first:first + dist.world]
             t0 = time.perf_counter()
-            frames16, waves16 = _bake_chunk(model, points[lo:hi], index.settings["iters"], index.audio)
-            frames_mm[lo:hi] = frames16
+            made: tuple[np.ndarray, np.ndarray | None] | None = None
+            if dist.rank < len(round_chunks):
+                lo, hi = round_chunks[dist.rank]
+                made = _bake_chunk(model, points[lo:hi], settings_iters, with_audio)
+                mine += hi - lo
+            if not dist.is_main:
+                if made is not None:
+                    kill_if_asked(dist.rank, handed_in)
+                    hand_in(dist, *made)
+                    handed_in += 1
+                continue
+            assert frames_mm is not None and made is not None  # rank 0 always has the round's first chunk
+            for src, (lo, hi) in enumerate(round_chunks):
+                frames16, waves16 = made if src == 0 else receive(dist, src, (hi - lo, t, d),
+                                                                  (hi - lo, n) if with_audio else None)
+                frames_mm[lo:hi] = frames16
+                if audio_mm is not None and waves16 is not None:
+                    audio_mm[lo:hi] = waves16
             frames_mm.flush()
-            if audio_mm is not None and waves16 is not None:
-                audio_mm[lo:hi] = waves16
+            if audio_mm is not None:
                 audio_mm.flush()
-            index.done, index.seconds = hi, index.seconds + time.perf_counter() - t0
+            kill_if_asked(0, handed_in)  # the test hook: written, not counted
+            handed_in += 1
+            index.done = round_chunks[-1][1]
+            index.seconds += time.perf_counter() - t0
             _write_index(directory, index)
-            bar.update(hi - lo)
+            bar.update(sum(hi - lo for lo, hi in round_chunks))
     finally:
         bar.close()
         del frames_mm, audio_mm
-    index.run_sounds, index.run_seconds = index.done - start_done, time.perf_counter() - started
+    index.run_sounds = index.done - start_done if dist.is_main else mine
+    index.run_seconds = time.perf_counter() - started
     return index
 
 
