@@ -84,6 +84,16 @@ HEADLINES: list[tuple[str, str, str, bool]] = [
     ("kit randomize, median", "instrument.kit.randomize.median_ms", "ms", True),
     ("model switch to ready (shipped model)", "instrument.model_switch.seconds", "s", True),
     ("triggers refused during a model switch", "instrument.model_switch.trigger_errors", "", True),
+    ("corpus scan+encode, 1 worker", "corpus.build.workers_1.files_per_s", "files/s", False),
+    ("corpus scan+encode, 2 workers", "corpus.build.workers_2.files_per_s", "files/s", False),
+    ("peak RSS, training on the synthetic corpus (20 k sounds; quick: 500)", "corpus.train.peak_rss_mb", "MB", True),
+    ("bake, 1 process (all threads)", "distributed.bake.runs.nproc1_threads_all.bake_sounds_per_s", "sounds/s", False),
+    ("bake, 2 processes x 1 thread", "distributed.bake.runs.nproc2_threads1.bake_sounds_per_s", "sounds/s", False),
+    ("bake, 2 processes byte-identical to 1", "distributed.bake.byte_identical_2proc_vs_1proc_1_thread", "", False),
+    ("train transformer, 1 process (all threads)", "distributed.train.runs.nproc1_threads_all.stages.transformer.sounds_per_s",
+     "sounds/s", False),
+    ("train transformer, 2 processes x 1 thread", "distributed.train.runs.nproc2_threads1.stages.transformer.sounds_per_s",
+     "sounds/s", False),
 ]
 
 
@@ -224,6 +234,8 @@ def main() -> int:
         ("evaluation", ["--grid", "4"] if q else [], 3600),
         ("instrument", [*(model or ["--model", str(ROOT / "models" / "default")]),
                         *(["--files", "5", "--triggers", "50"] if q else [])], 1800),
+        ("corpus", ["--sounds", "500"] if q else [], 3600),
+        ("distributed", [*model, *(["--quick"] if q else [])], 3600),
     ]
     result: dict[str, Any] = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "quick": q,
                               "model": str(args.model or "untrained, default size"), "machine": machine()}
