@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 
 from gesam_engine.child_signals import run_forwarding_signals
-from gesam_engine.errors import ConfigError
+from gesam_engine.errors import ConfigError, GesamError
 
 MAX_NPROC = 256
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -69,6 +69,11 @@ class Dist:
 
 
 SINGLE = Dist()
+
+
+class PeerFailed(GesamError):
+    """Rank 0 failed at a step every rank waits on (training or a bake); rank 0 says why, the
+    others exit quietly."""
 
 
 def check_nproc(nproc: int) -> int:

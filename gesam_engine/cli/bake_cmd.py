@@ -60,9 +60,9 @@ def _launch(args: argparse.Namespace, model_dir: Path, out: Path) -> int:
 
 def run_bake(args: argparse.Namespace) -> int:
     """Bake (or finish baking) the grid and print the throughput and where it went."""
-    from gesam_engine.distributed import check_nproc, from_env, shutdown, under_torchrun
+    from gesam_engine.distributed import PeerFailed, check_nproc, from_env, shutdown, under_torchrun
     from gesam_engine.gesam_model import GesamModel, resolve_device
-    from gesam_engine.maps.map_bake import RankZeroFailed, bake_grid
+    from gesam_engine.maps.map_bake import bake_grid
     from gesam_engine.model_paths import find_model
 
     check_nproc(args.nproc)
@@ -75,7 +75,7 @@ def run_bake(args: argparse.Namespace) -> int:
         model = GesamModel.load(model_dir, dist.device)
         index = bake_grid(model, args.grid, out, batch=args.batch, iters=args.iters, audio=not args.frames_only,
                           force=args.force, progress=not args.quiet, dist=dist)
-    except RankZeroFailed:
+    except PeerFailed:
         return 2  # rank 0 says why
     finally:
         shutdown(dist)

@@ -122,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
     from gesam_engine.gesam_model import resolve_device
     from gesam_engine.model_paths import default_cache_dir
     from gesam_engine.training import load_settings, train_model
-    from gesam_engine.training.ddp import PeerFailed
+    from gesam_engine.distributed import PeerFailed
     from gesam_engine.training.resume import StopRequest, TrainingStopped
 
     settings = load_settings(args.config, _overrides(args))

@@ -43,7 +43,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gesam_engine.atomic_io import atomic_write
-from gesam_engine.distributed import SINGLE, Dist
+from gesam_engine.distributed import SINGLE, Dist, PeerFailed
 from gesam_engine.errors import CheckpointError, GesamError
 from gesam_engine.gesam_model import GesamModel
 from gesam_engine.maps.bake_exchange import hand_in, kill_if_asked, receive
@@ -278,10 +278,6 @@ def plan_chunks(done: int, total: int, batch: int) -> list[tuple[int, int]]:
     return [(max(done, lo), min(total, lo + batch)) for lo in starts if max(done, lo) < min(total, lo + batch)]
 
 
-class RankZeroFailed(GesamError):
-    """Raised on the other ranks when rank 0 could not start a distributed bake (rank 0 says why)."""
-
-
 def _share_plan(dist: Dist, plan: dict[str, Any] | None, failure: BaseException | None) -> dict[str, Any]:
     """Rank 0's plan (index and chunks) on every rank; rank 0's failure to make one ends every rank."""
     if dist.active:
@@ -290,7 +286,7 @@ def _share_plan(dist: Dist, plan: dict[str, Any] | None, failure: BaseException 
         raise failure
     assert plan is not None
     if plan.get("error") is not None:
-        raise RankZeroFailed(f"rank 0 could not start the bake: {plan['error']}")
+        raise PeerFailed(f"rank 0 could not start the bake: {plan['error']}")
     return plan
 
 

@@ -18,17 +18,13 @@ from typing import Any, Callable, TypeVar, cast
 import numpy as np
 import torch
 
-from gesam_engine.distributed import Dist
-from gesam_engine.errors import ConfigError, GesamError
+from gesam_engine.distributed import Dist, PeerFailed
+from gesam_engine.errors import ConfigError
 
 T = TypeVar("T")
 # Rank 0 may scan and encode a large corpus (hours) while the others wait on it: the default 30-minute
 # collective timeout would end the run, so those waits go through a gloo group of their own with this one.
 PATIENT = datetime.timedelta(days=2)
-
-
-class PeerFailed(GesamError):
-    """Rank 0 failed at a step every rank waits on; rank 0 reports why, the others exit quietly."""
 
 
 def check_batch(batch_size: int, dist: Dist) -> None:
