@@ -15,25 +15,36 @@ import threading
 from typing import Mapping, Sequence
 
 INTERRUPTED = 130  # a run stopped by a signal, as a shell reports Ctrl-C
-FORWARDED = (signal.SIGINT, signal.SIGTERM)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or SSH session closed
 
 
 def run_forwarding_signals(cmd: Sequence[str], env: Mapping[str, str]) -> int:
-    """Run ``cmd`` to its end, passing SIGINT and SIGTERM on to it; its exit code, or 130 when a
-    forwarded signal stopped it (torchrun itself exits 1 with a traceback then)."""
-    proc = subprocess.Popen(list(cmd), env=dict(env), start_new_session=True)
-    if threading.current_thread() is not threading.main_thread():  # no signal handlers here: a plain wait
-        return proc.wait()
+    """Run ``cmd`` to its end, passing SIGINT, SIGTERM and SIGHUP on to it; its exit code, or 130
+    when a forwarded signal stopped it (torchrun itself exits 1 with a traceback then). The
+    handlers are in place before the child starts; if we end any other way (an exception), the
+    child is sent SIGTERM and waited for, so it never runs on orphaned. Off the main thread (no
+    handlers can be installed) the child stays in our session and hears the terminal itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return subprocess.call(list(cmd), env=dict(env))
     got: list[int] = []
+    proc: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, frame: object) -> None:
         got.append(signum)
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
+        proc = subprocess.Popen(list(cmd), env=dict(env), start_new_session=True)
+        if got:  # a signal came while it started
+            proc.send_signal(got[-1])
         code = proc.wait()
+    except BaseException:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+        raise
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

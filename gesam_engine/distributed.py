@@ -83,6 +83,13 @@ def check_nproc(nproc: int) -> int:
     return nproc
 
 
+def check_gpus(nproc: int, device: torch.device) -> None:
+    """ConfigError before launching when ``nproc`` processes on CUDA would not each get a GPU."""
+    if device.type == "cuda" and nproc > torch.cuda.device_count():
+        raise ConfigError(f"--nproc {nproc} needs a GPU per process; this machine has {torch.cuda.device_count()} "
+                          "(use --nproc at most that, or --device cpu)")
+
+
 def under_torchrun() -> bool:
     """Whether torchrun (or another launcher that sets RANK and WORLD_SIZE) started this process."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
@@ -105,6 +112,10 @@ def from_env(device: torch.device | None = None) -> Dist:
         raise ConfigError(f"RANK {rank} must be in 0..WORLD_SIZE-1 ({world - 1}) and LOCAL_RANK ({local}) 0 or more")
     if world == 1:
         return dataclasses.replace(SINGLE, device=device)
+    missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
+    if missing:
+        raise ConfigError(f"RANK and WORLD_SIZE are set but {' and '.join(missing)} not: start gesam with torchrun "
+                          "(or set the rendezvous address and port for every process)")
     if device.type == "cuda":
         if local >= torch.cuda.device_count():
             raise ConfigError(f"local rank {local} has no GPU: this node has {torch.cuda.device_count()}; "

@@ -37,15 +37,12 @@ def _launch(args: argparse.Namespace, model_dir: Path, out: Path) -> int:
     import torch
 
     from gesam_engine.child_signals import INTERRUPTED
-    from gesam_engine.distributed import launch, without_nproc
-    from gesam_engine.errors import ConfigError, GesamError
+    from gesam_engine.distributed import check_gpus, launch, without_nproc
+    from gesam_engine.errors import GesamError
     from gesam_engine.gesam_model import GesamModel, resolve_device
     from gesam_engine.maps.map_bake import check_bake
 
-    device = resolve_device(args.device)
-    if device.type == "cuda" and args.nproc > torch.cuda.device_count():
-        raise ConfigError(f"--nproc {args.nproc} needs a GPU per process; this machine has {torch.cuda.device_count()} "
-                          "(use --nproc at most that, or --device cpu)")
+    check_gpus(args.nproc, resolve_device(args.device))
     check_bake(GesamModel.load(model_dir, torch.device("cpu")), args.grid, out, batch=args.batch, iters=args.iters,
                audio=not args.frames_only, force=args.force)
     code = launch(args.nproc, without_nproc(args.argv))

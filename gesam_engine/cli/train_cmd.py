@@ -98,12 +98,14 @@ def _check_before_launch(args: argparse.Namespace) -> None:
     """What can be refused before torchrun starts (a clear error and exit 2, not a failed rank's):
     the settings, a global batch too small for the processes, an output folder that may not be written."""
     from gesam_engine.checkpoint import check_output
-    from gesam_engine.distributed import Dist
+    from gesam_engine.distributed import Dist, check_gpus
+    from gesam_engine.gesam_model import resolve_device
     from gesam_engine.training import load_settings
     from gesam_engine.training.ddp import check_batch
 
     settings = load_settings(args.config, _overrides(args))
     check_batch(settings.train.batch_size, Dist(world=args.nproc))
+    check_gpus(args.nproc, resolve_device(settings.train.device))
     if not args.resume:  # with --resume rank 0 first says whether there is anything to resume
         check_output(args.output, args.force, args.data)
 

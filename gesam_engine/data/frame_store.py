@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import contextlib
 import os
 import tempfile
 import time
@@ -75,7 +76,8 @@ class FrameWriter:
             same = _existing(path, self._digest.hexdigest(), (self.rows, *self.frame_shape))
             if same is not None:  # the same rows already there (another training rank's): share its pages
                 self.discard()
-                os.utime(path)  # the newest again, for ``prune``
+                with contextlib.suppress(OSError):  # pruned meanwhile by another build: our mapping stays valid
+                    os.utime(path)  # the newest again, for ``prune``
                 return same, path
             os.chmod(self._temp, file_mode())
             os.replace(self._temp, path)  # a reader of an older file with this name keeps its own mapping

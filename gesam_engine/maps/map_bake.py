@@ -258,17 +258,19 @@ def _open_bake(model: GesamModel, grid: int, directory: Path, iters: int | None,
     directory.mkdir(parents=True, exist_ok=True)
     want = _expected_index(model, grid, iters, audio)
     old = _bake_to_continue(want, directory, force)
-    index, fresh = (want, True) if old is None else (old, False)
-    try:
-        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
-    except (OSError, ValueError, EOFError):  # a resumable index whose arrays are gone or damaged: start over
-        index, fresh = want, True
-        frames_mm, audio_mm = _open_arrays(directory, index, fresh)
-    if fresh:
-        if not audio:
-            (directory / AUDIO).unlink(missing_ok=True)
-        _write_index(directory, index)
-    return index, frames_mm, audio_mm
+    if old is not None:
+        try:
+            frames_mm, audio_mm = _open_arrays(directory, old, False)
+            return old, frames_mm, audio_mm
+        except (OSError, ValueError, EOFError):  # a resumable index whose arrays are gone or damaged: start over
+            pass
+    # the new index (nothing done) first, then the arrays: a kill in between never leaves an old
+    # count over freshly zeroed arrays
+    _write_index(directory, want)
+    if not audio:
+        (directory / AUDIO).unlink(missing_ok=True)
+    frames_mm, audio_mm = _open_arrays(directory, want, True)
+    return want, frames_mm, audio_mm
 
 
 def plan_chunks(done: int, total: int, batch: int) -> list[tuple[int, int]]:
@@ -329,6 +331,7 @@ def bake_grid(
             plan = {"index": index, "chunks": plan_chunks(index.done, index.total, batch)}
         except Exception as exc:  # told to every rank, then raised here as it was
             failure = exc
+    kill_if_asked(dist.rank, -1)  # the test hook's value is checked on every rank before any chunk, not mid-bake
     plan = _share_plan(dist, plan, failure)
     index = plan["index"] if index is None else index
     chunks: list[tuple[int, int]] = plan["chunks"]

@@ -191,4 +191,18 @@ def rank0_first(dist: Dist, fn: Callable[[], T]) -> T:
     torch.distributed.barrier(group=group)
     if dist.local_rank != 0:
         value = fn()
+    torch.distributed.barrier(group=group)  # the last builds may outlast the default group's timeout
     return cast(T, value)
+
+
+def check_same(dist: Dist, value: str, what: str) -> None:
+    """ConfigError on every rank unless ``value`` (e.g. the corpus's sha256) is the same on all of
+    them: ranks that trained on different data would run mismatched steps and collectives."""
+    if not dist.active:
+        return
+    values: list[object] = [None] * dist.world
+    torch.distributed.all_gather_object(values, value)
+    if len(set(values)) > 1:
+        differ = [r for r, v in enumerate(values) if v != values[0]]
+        raise ConfigError(f"the ranks disagree on {what}: rank(s) {differ} differ from rank 0 (files changed "
+                          "while the ranks scanned them, or the nodes see different data); run again")

@@ -185,6 +185,7 @@ def _train(
                                                             cache_dir, progress=bool(progress),
                                                             workers=settings.train.workers or None))
     record = corpus_record(roots, corpus)
+    ddp.check_same(dist, f"{record['sha256']}:{len(corpus.items)}", "the corpus")
     done: dict[str, dict[str, Any]] = {}
     weights: dict[str, dict[str, torch.Tensor]] = {}
     current: tuple[str, LoopState] | None = None
