@@ -138,6 +138,13 @@ class Locate:
     path: str
 
 
+SHAPE_PARAMS = ("attack", "hold", "decay", "length", "tilt")
+"""A pad's shape settings (``PadShape.param``), as ``gesam_engine.runtime.pads.SHAPE_PARAMS``: the
+bridge keeps its own copy because it never imports the runtime."""
+VARIATION_MODES = ("cycle", "random")
+"""How a pad's variants take turns (``PadVariation.mode``), as the runtime's ``pads.VARIATION_MODES``."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PadVariation:
     """Round robin on a pad: ``variants`` sounds within ``radius`` of its point, cycled or at random."""

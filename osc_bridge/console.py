@@ -21,7 +21,7 @@ from typing import Any, Callable
 from gesam_engine.errors import GesamError
 from osc_bridge.commands import (
     Command, FxParam, Gain, KitRandomize, KitUndo, Latency, Locate, Metrics, ModelSwitch, Move, Note, PadLayers, PadLock,
-    PadShape, PadTrigger, PadVariation, PadXY, Panic, Play, Reopen, State, Trigger,
+    PadShape, PadTrigger, PadVariation, PadXY, Panic, Play, Reopen, SHAPE_PARAMS, State, Trigger, VARIATION_MODES,
 )
 from osc_bridge.controller import Controller
 
@@ -148,7 +148,7 @@ def _parse_variation(args: list[str]) -> PadVariation:
     radius = _floats(args[1:2], 1, 1, usage)[0]
     variants = _ints(args[2:3], 1, usage)[0] if len(args) > 2 else None
     mode = args[3].lower() if len(args) > 3 else None
-    if mode is not None and mode not in ("cycle", "random"):
+    if mode is not None and mode not in VARIATION_MODES:
         raise ConsoleError(f"usage: {usage} (mode cycle or random, got {args[3][:40]})")
     return PadVariation(n, radius, variants, mode)
 
@@ -164,7 +164,7 @@ def _parse_shape(args: list[str]) -> PadShape:
     usage = "shape N attack|hold|decay|length|tilt VALUE"
     n = _pad_number(args, usage, 3, 3)
     param = args[1].lower()
-    if param not in ("attack", "hold", "decay", "length", "tilt"):
+    if param not in SHAPE_PARAMS:
         raise ConsoleError(f"usage: {usage} (got {args[1][:40]})")
     return PadShape(n, param, _floats(args[2:3], 1, 1, usage)[0])
 

@@ -68,9 +68,9 @@ def _run_new(args: argparse.Namespace) -> int:
 
 
 def _run_random(args: argparse.Namespace) -> int:
-    import json
     import random
 
+    from gesam_engine.checkpoint import read_card
     from gesam_engine.errors import GesamError
     from gesam_engine.maps.maps_file import MAPS_JSON, read_maps_file
     from gesam_engine.model_paths import find_model
@@ -86,7 +86,7 @@ def _run_random(args: argparse.Namespace) -> int:
         raise GesamError(f"{maps_dir / MAPS_JSON} does not exist: make the model's maps with `gesam maps` first "
                          "(the class regions come from them)")
     maps = read_maps_file(maps_dir)
-    card = json.loads((model_dir / "model.json").read_text())
+    card = read_card(model_dir)  # checked: a damaged model.json is one clear line, not a traceback
     new = randomize(kit, maps, random.Random(args.seed), card_labels(card))
     new.save(args.file)
     names = [c["name"] for c in maps.classes]

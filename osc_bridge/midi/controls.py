@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from osc_bridge.commands import Command, KitRandomize, KitUndo, PadShape, PadVariation
+from osc_bridge.commands import SHAPE_PARAMS, Command, KitRandomize, KitUndo, PadShape, PadVariation
 
-SHAPE_PARAMS = ("attack", "hold", "decay", "length", "tilt")
 KNOB_MS = {"attack": 500.0, "hold": 2000.0, "decay": 2000.0, "length": 2000.0}
 KNOB_VARIATION = 0.25
 KIT_ACTIONS: dict[str, type[KitRandomize] | type[KitUndo]] = {"kit/randomize": KitRandomize, "kit/undo": KitUndo}

@@ -22,7 +22,8 @@ from gesam_engine.errors import GesamError
 from osc_bridge.midi.controls import parse_target
 from osc_bridge.commands import (
     Command, FxParam, Gain, KitRandomize, KitUndo, Latency, Learn, Locate, ModelSwitch, Move, Note, PadLayers, PadLock,
-    PadShape, PadTrigger, PadVariation, PadXY, Panic, Ping, PitchBend, Play, ProgramChange, Render, Sounds, Trigger,
+    PadShape, PadTrigger, PadVariation, PadXY, Panic, Ping, PitchBend, Play, ProgramChange, Render, SHAPE_PARAMS, Sounds, Trigger,
+    VARIATION_MODES,
 )
 
 DEFAULT_PADS = 16
@@ -181,10 +182,8 @@ EXPECTS: dict[str, tuple[int, int, str]] = {
     "/gesam/sounds": (0, 0, "no arguments"),
 }
 PAD_ACTIONS = ("xy", "trigger", "variation", "layers", "lock")
-SHAPE_PARAMS = ("attack", "hold", "decay", "length", "tilt")  # as gesam_engine.runtime.pads (no runtime import here)
 SHAPE_RANGES = {"attack": (0.0, 10000.0), "hold": (0.0, 10000.0), "decay": (0.0, 10000.0), "length": (0.0, 10000.0),
                 "tilt": (-1.0, 1.0)}
-VARIATION_MODES = ("cycle", "random")
 
 
 def parse(address: str, args: Sequence[Any], pads: int = DEFAULT_PADS) -> Command:

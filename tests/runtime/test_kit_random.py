@@ -117,3 +117,6 @@ def test_gesam_kit_random_writes_a_kit_in_the_class_regions(tmp_path: Path, caps
     tiny_model(0.25).save(bare)
     assert main(["kit", "random", str(tmp_path / "x.toml"), "--model", str(bare)]) != 0
     assert "make the model's maps with `gesam maps` first" in capsys.readouterr().err
+    (model / "model.json").write_text("{not json")
+    assert main(["kit", "random", str(tmp_path / "y.toml"), "--model", str(model)]) != 0
+    assert "is not valid JSON" in capsys.readouterr().err  # one clear line, no traceback

@@ -389,3 +389,11 @@ def test_a_plain_string_argument_still_decodes():
         b.add_arg(arg, tag)
     (msg,) = decode_datagram(b.build().dgram)
     assert msg.args[2] == "kick.wav"
+
+
+def test_the_bridges_pad_vocabulary_is_the_runtimes() -> None:
+    """The bridge keeps its own copy (it never imports the runtime): the two must not drift apart."""
+    from gesam_engine.runtime import pads
+    from osc_bridge import commands
+
+    assert commands.SHAPE_PARAMS == pads.SHAPE_PARAMS and commands.VARIATION_MODES == pads.VARIATION_MODES
