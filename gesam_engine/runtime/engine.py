@@ -487,10 +487,7 @@ class Engine:
             raise PadError(f"pad shape setting must be one of {', '.join(SHAPE_PARAMS)}, got {param!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PadError(f"pad {param} must be a number, got {value!r}")
-        self._check_pad(n)
-        with self._lock:
-            settings: dict[str, Any] = {param: float(value)}
-            pad = self._pads[n] = dataclasses.replace(self._pads[n], **settings)
+        pad = self._update_pad(n, **{param: float(value)})
         if param == "tilt":
             self._warm_tilt(n)
         return pad
@@ -545,12 +542,16 @@ class Engine:
         for n, pad in enumerate(self.kit().pads):
             self._make_variants(n, pad)
 
-    def _replace_pad(self, n: int, **settings: Any) -> Pad:
-        """Pad ``n`` with ``settings`` changed (PadError for a bad value); its variants are asked for."""
+    def _update_pad(self, n: int, **settings: Any) -> Pad:
+        """Pad ``n`` with ``settings`` changed, read and written in one locked step (PadError for a bad value)."""
         self._check_pad(n)
         with self._lock:
-            pad = dataclasses.replace(self._pads[n], **settings)
-            self._pads[n] = pad
+            pad = self._pads[n] = dataclasses.replace(self._pads[n], **settings)
+        return pad
+
+    def _replace_pad(self, n: int, **settings: Any) -> Pad:
+        """``_update_pad``, and the pad's own sound and variants are asked for (its point or variation changed)."""
+        pad = self._update_pad(n, **settings)
         self.generator.request(f"pad{n}", pad.xy)  # variant 0 is the pad's own sound: its exact one
         self._make_variants(n, pad)
         return pad
@@ -577,10 +578,7 @@ class Engine:
         """Lock pad ``n``'s point against kit randomising (or free it)."""
         if not isinstance(locked, bool):
             raise PadError(f"lock must be true or false, got {locked!r}")
-        self._check_pad(n)
-        with self._lock:
-            pad = self._pads[n] = dataclasses.replace(self._pads[n], locked=locked)
-        return pad
+        return self._update_pad(n, locked=locked)
 
     def randomize_kit(self, seed: int | None = None) -> Kit:
         """A new point for every unlocked pad, in the class region its name says (anywhere when the
